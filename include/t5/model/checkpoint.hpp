@@ -1,0 +1,161 @@
+// Checkpoint: a HuggingFace checkpoint directory opened, detected and validated as a whole
+// (config.json + safetensors weights), before any weight is used.
+#pragma once
+
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "t5/config/detect.hpp"
+#include "t5/config/hf_config.hpp"
+#include "t5/core/dtype.hpp"
+#include "t5/core/error.hpp"
+#include "t5/io/weight_files.hpp"
+#include "t5/model/hf_names.hpp"
+
+namespace t5 {
+
+namespace detail {
+
+inline float element_as_float(std::span<const std::byte> bytes, DType dtype, std::size_t i) {
+  auto load = [&]<class T>() {
+    T v;
+    std::memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
+    return to_float(v);
+  };
+  switch (dtype) {
+    case DType::F16: return load.template operator()<f16>();
+    case DType::BF16: return load.template operator()<bf16>();
+    default: return load.template operator()<float>();
+  }
+}
+
+/// Whether two weight tensors hold the same values (same shape assumed), across dtypes.
+inline bool same_values(const io::TensorRef& a, const io::TensorRef& b) {
+  if (a.info->dtype == b.info->dtype) return std::memcmp(a.data().data(), b.data().data(), a.data().size()) == 0;
+  const auto n = static_cast<std::size_t>(a.info->numel());
+  for (std::size_t i = 0; i < n; ++i)
+    if (element_as_float(a.data(), a.info->dtype, i) != element_as_float(b.data(), b.info->dtype, i)) return false;
+  return true;
+}
+
+}  // namespace detail
+
+class Checkpoint {
+ public:
+  /// Opens `dir`: reads config.json, maps the safetensors weights, detects the variant and validates
+  /// every tensor against it (presence, dtype, rank, shape, no unknown names, aliases equal to the
+  /// embedding). Throws t5::Error with a message naming the file and the tensor or key.
+  static Checkpoint open(const std::filesystem::path& dir) {
+    if (!std::filesystem::is_directory(dir))
+      throw Error(ErrorCode::Io, dir.string() + ": not a directory (a checkpoint is a directory holding config.json and safetensors weights)");
+    HfConfig config = HfConfig::read(dir / "config.json");
+    io::WeightFiles weights(dir);
+    Detected detected = detect(config, weights.names());
+    Checkpoint c(std::move(config), std::move(weights), std::move(detected));
+    c.validate();
+    return c;
+  }
+
+  const HfConfig& config() const noexcept { return config_; }
+  const io::WeightFiles& weights() const noexcept { return weights_; }
+  const Detected& detected() const noexcept { return detected_; }
+  /// The tensors the model uses, in model order, with shared.weight's stand-in resolved.
+  const std::vector<hf::ExpectedTensor>& expected() const noexcept { return expected_; }
+
+  /// The token embedding: shared.weight, or encoder.embed_tokens.weight when a file holds only that.
+  const io::TensorRef& embedding() const { return *embedding_; }
+  /// A tensor by HF name; throws Error(Format) if absent.
+  const io::TensorRef& tensor(std::string_view name) const {
+    if (name == hf::embedding) return embedding();
+    if (const io::TensorRef* ref = weights_.find(name)) return *ref;
+    throw Error(ErrorCode::Format, weights_.dir().string() + ": no tensor \"" + std::string(name) + "\"");
+  }
+
+ private:
+  Checkpoint(HfConfig config, io::WeightFiles weights, Detected detected)
+      : config_(std::move(config)), weights_(std::move(weights)), detected_(std::move(detected)) {}
+
+  static std::string where(const io::TensorRef& ref) { return ref.file->path().string(); }
+
+  void validate() {
+    const Hparams& h = detected_.hparams;
+    expected_ = hf::expected_tensors(h, detected_.policies, detected_.encoder_only);
+    const std::string dir = weights_.dir().string();
+
+    embedding_ = weights_.find(hf::embedding);
+    if (embedding_ == nullptr) embedding_ = weights_.find("encoder.embed_tokens.weight");
+
+    for (const auto& e : expected_) {
+      const io::TensorRef* ref = e.name == hf::embedding ? embedding_ : weights_.find(e.name);
+      if (ref == nullptr)
+        throw Error(ErrorCode::Format, dir + ": missing tensor \"" + e.name + "\" " + io::shape_string(e.shape) + " = " +
+                                           e.meaning + ", required by " + config_.source + " (" + variant_summary() + ")");
+      check_shape(*ref, e);
+    }
+
+    std::set<std::string_view> expected_names;
+    for (const auto& e : expected_) expected_names.insert(e.name);
+    for (const auto& [name, ref] : weights_.tensors()) {
+      if (expected_names.contains(name) || hf::is_ignored(name) || &ref == embedding_) continue;
+      if (hf::is_embedding_alias(name)) {
+        require_equal_to_embedding(ref, "transformers ties it to shared.weight", ErrorCode::Format);
+      } else if (name == hf::lm_head && detected_.policies.lm_head == LmHead::TiedScaled) {
+        require_equal_to_embedding(ref, config_.source + " sets tie_word_embeddings (the default for model_type \"" +
+                                            config_.model_type + "\")", ErrorCode::InvalidConfig);
+      } else {
+        throw Error(ErrorCode::Format, where(ref) + ": unknown tensor \"" + name + "\" (not part of a " + config_.model_type +
+                                           " model with " + variant_summary() + ")");
+      }
+    }
+  }
+
+  void check_shape(const io::TensorRef& ref, const hf::ExpectedTensor& e) const {
+    const auto& info = *ref.info;
+    if (!is_weight_dtype(info.dtype))
+      throw Error(ErrorCode::Format, where(ref) + ": tensor \"" + info.name + "\" has dtype " + std::string(dtype_name(info.dtype)) +
+                                         "; weights must be F32, F16 or BF16");
+    if (info.shape.size() != e.shape.size())
+      throw Error(ErrorCode::ShapeMismatch, where(ref) + ": tensor \"" + info.name + "\" has rank " + std::to_string(info.shape.size()) +
+                                                " " + io::shape_string(info.shape) + ", expected rank " + std::to_string(e.shape.size()) +
+                                                " " + io::shape_string(e.shape) + " = " + e.meaning);
+    if (info.shape != e.shape)
+      throw Error(ErrorCode::ShapeMismatch, where(ref) + ": tensor \"" + info.name + "\" has shape " + io::shape_string(info.shape) +
+                                                ", expected " + io::shape_string(e.shape) + " = " + e.meaning + " from " +
+                                                config_.source + " (" + sizes_summary() + ")");
+  }
+
+  void require_equal_to_embedding(const io::TensorRef& ref, const std::string& why, ErrorCode code) const {
+    const std::string& name = ref.info->name;
+    if (ref.info->shape != embedding_->info->shape)
+      throw Error(ErrorCode::ShapeMismatch, where(ref) + ": tensor \"" + name + "\" has shape " + io::shape_string(ref.info->shape) +
+                                                ", expected the embedding's " + io::shape_string(embedding_->info->shape) + " (" + why + ")");
+    if (!detail::same_values(ref, *embedding_))
+      throw Error(code, where(ref) + ": tensor \"" + name + "\" differs from the embedding \"" + embedding_->info->name + "\", but " + why);
+  }
+
+  std::string variant_summary() const {
+    const Policies& p = detected_.policies;
+    std::string s = std::string("ffn ") + std::string(to_string(p.ffn)) + ", position bias " + std::string(to_string(p.position_bias)) +
+                    ", lm_head " + (p.lm_head == LmHead::TiedScaled ? "tied" : "untied");
+    if (detected_.encoder_only) s += ", encoder only";
+    return s;
+  }
+
+  std::string sizes_summary() const {
+    const Hparams& h = detected_.hparams;
+    return "vocab_size " + std::to_string(h.vocab_size) + ", d_model " + std::to_string(h.d_model) + ", d_kv " + std::to_string(h.d_kv) +
+           ", d_ff " + std::to_string(h.d_ff) + ", num_heads " + std::to_string(h.num_heads) + ", relative_attention_num_buckets " +
+           std::to_string(h.num_buckets);
+  }
+
+  HfConfig config_;
+  io::WeightFiles weights_;
+  Detected detected_;
+  std::vector<hf::ExpectedTensor> expected_;
+  const io::TensorRef* embedding_ = nullptr;
+};
+
+}  // namespace t5

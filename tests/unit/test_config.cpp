@@ -1,0 +1,235 @@
+// config.json parsing and Hparams validation, on configs shaped like the published ones
+// (google-t5/t5-small, t5-3b, google/t5-v1_1-base, flan-t5-large, mt5-small, umt5-small,
+// EleutherAI/pile-t5-base). Expected values are those of the published model cards and of
+// transformers 4.49's config classes (defaults per model_type, dense_act_fn over feed_forward_proj).
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include "print.hpp"
+#include "t5/t5.hpp"
+
+namespace {
+
+// The keys of the published config.json files (task_specific_params and other unused keys trimmed
+// where they are long; unknown keys that remain must be ignored).
+const char* const t5_small = R"({
+  "architectures": ["T5ForConditionalGeneration"], "d_ff": 2048, "d_kv": 64, "d_model": 512,
+  "decoder_start_token_id": 0, "dropout_rate": 0.1, "eos_token_id": 1, "initializer_factor": 1.0,
+  "is_encoder_decoder": true, "layer_norm_epsilon": 1e-06, "model_type": "t5", "n_positions": 512,
+  "num_heads": 8, "num_layers": 6, "output_past": true, "pad_token_id": 0,
+  "relative_attention_num_buckets": 32,
+  "task_specific_params": {"summarization": {"early_stopping": true, "max_length": 200, "prefix": "summarize: "}},
+  "vocab_size": 32128})";
+
+const char* const t5_3b = R"({
+  "architectures": ["T5WithLMHeadModel"], "d_ff": 16384, "d_kv": 128, "d_model": 1024,
+  "decoder_start_token_id": 0, "dropout_rate": 0.1, "eos_token_id": 1, "initializer_factor": 1.0,
+  "is_encoder_decoder": true, "layer_norm_epsilon": 1e-06, "model_type": "t5", "n_positions": 512,
+  "num_heads": 32, "num_layers": 24, "output_past": true, "pad_token_id": 0,
+  "relative_attention_num_buckets": 32, "vocab_size": 32128})";
+
+const char* const t5_v1_1_base = R"({
+  "architectures": ["T5ForConditionalGeneration"], "d_ff": 2048, "d_kv": 64, "d_model": 768,
+  "decoder_start_token_id": 0, "dropout_rate": 0.1, "eos_token_id": 1, "feed_forward_proj": "gated-gelu",
+  "initializer_factor": 1.0, "is_encoder_decoder": true, "layer_norm_epsilon": 1e-06, "model_type": "t5",
+  "num_decoder_layers": 12, "num_heads": 12, "num_layers": 12, "output_past": true, "pad_token_id": 0,
+  "relative_attention_num_buckets": 32, "tie_word_embeddings": false, "vocab_size": 32128})";
+
+const char* const flan_t5_large = R"({
+  "architectures": ["T5ForConditionalGeneration"], "d_ff": 2816, "d_kv": 64, "d_model": 1024,
+  "decoder_start_token_id": 0, "dense_act_fn": "gelu_new", "dropout_rate": 0.1, "eos_token_id": 1,
+  "feed_forward_proj": "gated-gelu", "initializer_factor": 1.0, "is_encoder_decoder": true,
+  "is_gated_act": true, "layer_norm_epsilon": 1e-06, "model_type": "t5", "n_positions": 512,
+  "num_decoder_layers": 24, "num_heads": 16, "num_layers": 24, "output_past": true, "pad_token_id": 0,
+  "relative_attention_max_distance": 128, "relative_attention_num_buckets": 32,
+  "tie_word_embeddings": false, "torch_dtype": "float32", "transformers_version": "4.23.1",
+  "use_cache": true, "vocab_size": 32128})";
+
+const char* const mt5_small = R"({
+  "_name_or_path": "/home/patrick/hugging_face/t5/mt5-small", "architectures": ["MT5ForConditionalGeneration"],
+  "d_ff": 1024, "d_kv": 64, "d_model": 512, "decoder_start_token_id": 0, "dropout_rate": 0.1,
+  "eos_token_id": 1, "feed_forward_proj": "gated-gelu", "initializer_factor": 1.0, "is_encoder_decoder": true,
+  "layer_norm_epsilon": 1e-06, "model_type": "mt5", "num_decoder_layers": 8, "num_heads": 6, "num_layers": 8,
+  "pad_token_id": 0, "relative_attention_num_buckets": 32, "tie_word_embeddings": false,
+  "tokenizer_class": "T5Tokenizer", "transformers_version": "4.10.0.dev0", "use_cache": true, "vocab_size": 250112})";
+
+const char* const umt5_small = R"({
+  "architectures": ["UMT5ForConditionalGeneration"], "d_ff": 1024, "d_kv": 64, "d_model": 512,
+  "decoder_start_token_id": 0, "dense_act_fn": "gelu_new", "dropout_rate": 0.1, "eos_token_id": 1,
+  "feed_forward_proj": "gated-gelu", "initializer_factor": 1.0, "is_encoder_decoder": true, "is_gated_act": true,
+  "layer_norm_epsilon": 1e-06, "model_type": "umt5", "num_decoder_layers": 8, "num_heads": 6, "num_layers": 8,
+  "output_past": true, "pad_token_id": 0, "relative_attention_max_distance": 128,
+  "relative_attention_num_buckets": 32, "scalable_attention": true, "tie_word_embeddings": false,
+  "tokenizer_class": "T5Tokenizer", "transformers_version": "4.31.0", "use_cache": true, "vocab_size": 256384})";
+
+const char* const pile_t5_base = R"({
+  "architectures": ["UMT5ForConditionalGeneration"], "d_ff": 2048, "d_kv": 64, "d_model": 768,
+  "decoder_start_token_id": 0, "dense_act_fn": "gelu_new", "dropout_rate": 0.0, "eos_token_id": 2,
+  "feed_forward_proj": "gated-gelu", "initializer_factor": 1.0, "is_encoder_decoder": true, "is_gated_act": true,
+  "layer_norm_epsilon": 1e-06, "model_type": "umt5", "num_decoder_layers": 12, "num_heads": 12, "num_layers": 12,
+  "pad_token_id": 0, "relative_attention_max_distance": 128, "relative_attention_num_buckets": 32,
+  "scalable_attention": true, "tie_word_embeddings": false, "torch_dtype": "float32", "use_cache": true,
+  "vocab_size": 32128})";
+
+t5::Detected detect_text(const std::string& text) { return t5::detect(t5::HfConfig::parse(text, "config.json")); }
+
+/// The error parsing `text` raises; fails the test when it parses.
+t5::Error error_of(const std::string& text) {
+  try {
+    (void)detect_text(text);
+  } catch (const t5::Error& e) {
+    return e;
+  }
+  BOOST_FAIL("expected t5::Error for " << text);
+  return t5::Error(t5::ErrorCode::InvalidArgument, "");
+}
+
+t5::ErrorCode code_of(const std::string& text) { return error_of(text).code(); }
+std::string message_of(const std::string& text) { return error_of(text).what(); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(t5_small_is_v1_0) {
+  const auto d = detect_text(t5_small);
+  BOOST_TEST(d.preset() == "v1_0");
+  BOOST_TEST(d.hparams.d_model == 512);
+  BOOST_TEST(d.hparams.d_ff == 2048);
+  BOOST_TEST(d.hparams.num_heads == 8);
+  BOOST_TEST(d.hparams.num_layers == 6);
+  BOOST_TEST(d.hparams.num_decoder_layers == 6);  // absent: defaults to num_layers
+  BOOST_TEST(d.hparams.max_distance == 128);      // absent: T5Config default
+  BOOST_TEST(d.hparams.vocab_size == 32128);
+}
+
+BOOST_AUTO_TEST_CASE(t5_3b_inner_width_differs_from_d_model) {
+  const auto d = detect_text(t5_3b);
+  BOOST_TEST(d.preset() == "v1_0");
+  BOOST_TEST(d.hparams.d_model == 1024);
+  BOOST_TEST(d.hparams.d_kv == 128);
+  BOOST_TEST(d.hparams.inner_dim() == 4096);
+}
+
+BOOST_AUTO_TEST_CASE(t5_v1_1_and_flan_are_v1_1) {
+  for (const char* text : {t5_v1_1_base, flan_t5_large}) {
+    const auto d = detect_text(text);
+    BOOST_TEST(d.preset() == "v1_1");
+    BOOST_TEST(d.policies.gelu == t5::GeluApprox::Tanh);  // "gated-gelu" means gelu_new
+  }
+  BOOST_TEST(detect_text(flan_t5_large).hparams.d_ff == 2816);
+}
+
+BOOST_AUTO_TEST_CASE(mt5_is_v1_1_with_its_defaults) {
+  const auto d = detect_text(mt5_small);
+  BOOST_TEST(d.preset() == "v1_1");
+  BOOST_TEST(d.hparams.vocab_size == 250112);
+  // MT5Config defaults: untied, gated-gelu, 8 layers, 6 heads, d_ff 1024.
+  const auto bare = detect_text(R"({"model_type": "mt5"})");
+  BOOST_TEST(bare.preset() == "v1_1");
+  BOOST_TEST(bare.hparams.num_layers == 8);
+  BOOST_TEST(bare.hparams.num_heads == 6);
+  BOOST_TEST(bare.hparams.d_ff == 1024);
+}
+
+BOOST_AUTO_TEST_CASE(umt5_and_pile_t5_are_umt5) {
+  const auto u = detect_text(umt5_small);
+  BOOST_TEST(u.preset() == "umt5");
+  BOOST_TEST(u.hparams.vocab_size == 256384);
+  const auto p = detect_text(pile_t5_base);
+  BOOST_TEST(p.preset() == "umt5");
+  BOOST_TEST(p.hparams.eos_id == 2);  // Llama tokenizer ids
+  BOOST_TEST(p.hparams.pad_id == 0);
+  // "scalable_attention" is in these files and ignored by transformers: no attention scale.
+  BOOST_TEST(p.policies.attn_scale == t5::AttnScale::Off);
+}
+
+BOOST_AUTO_TEST_CASE(umt5_defaults_to_tied) {
+  // UMT5Config's own default is tie_word_embeddings=True (and HF then rescales by d_model^-0.5).
+  const auto d = detect_text(R"({"model_type": "umt5"})");
+  BOOST_TEST(d.policies.lm_head == t5::LmHead::TiedScaled);
+  BOOST_TEST(d.policies.position_bias == t5::PositionBias::PerLayer);
+  BOOST_TEST(d.preset().empty());
+}
+
+BOOST_AUTO_TEST_CASE(explicit_activation_keys_win_over_feed_forward_proj) {
+  // PretrainedConfig applies dense_act_fn / is_gated_act after T5Config derives them.
+  const auto relu = detect_text(R"({"model_type": "umt5", "feed_forward_proj": "gated-gelu", "dense_act_fn": "relu", "is_gated_act": false})");
+  BOOST_TEST(relu.policies.ffn == t5::Ffn::Relu);
+  const auto erf = detect_text(R"({"model_type": "t5", "feed_forward_proj": "gated-gelu", "dense_act_fn": "gelu"})");
+  BOOST_TEST(erf.policies.ffn == t5::Ffn::GatedGelu);
+  BOOST_TEST(erf.policies.gelu == t5::GeluApprox::Erf);
+  const auto gated_from_proj = detect_text(R"({"model_type": "t5", "feed_forward_proj": "gated-gelu_pytorch_tanh"})");
+  BOOST_TEST(gated_from_proj.policies.gelu == t5::GeluApprox::Tanh);
+  const auto erf_from_proj = detect_text(R"({"model_type": "t5", "feed_forward_proj": "gated-gelu_python"})");
+  BOOST_TEST(erf_from_proj.policies.gelu == t5::GeluApprox::Erf);
+}
+
+BOOST_AUTO_TEST_CASE(scale_qk_turns_on_the_attention_scale) {
+  const auto d = detect_text(R"({"model_type": "t5", "scale_qk": true})");
+  BOOST_TEST(d.policies.attn_scale == t5::AttnScale::InvSqrtHeadDim);
+}
+
+BOOST_AUTO_TEST_CASE(decoder_start_defaults_to_pad) {
+  BOOST_TEST(detect_text(R"({"model_type": "t5", "pad_token_id": 5})").hparams.decoder_start_id == 5);
+  BOOST_TEST(detect_text(R"({"model_type": "t5", "decoder_start_token_id": null})").hparams.decoder_start_id == 0);
+  BOOST_TEST(detect_text(R"({"model_type": "t5", "num_decoder_layers": null, "num_layers": 3})").hparams.num_decoder_layers == 3);
+}
+
+BOOST_AUTO_TEST_CASE(unsupported_models_and_activations) {
+  BOOST_TEST(code_of(R"({"model_type": "longt5"})") == t5::ErrorCode::UnsupportedVariant);
+  BOOST_TEST(message_of(R"({"model_type": "longt5"})").find("longt5") != std::string::npos);
+  BOOST_TEST(code_of(R"({"model_type": "t5", "feed_forward_proj": "gated-silu"})") == t5::ErrorCode::UnsupportedVariant);
+  BOOST_TEST(message_of(R"({"model_type": "t5", "feed_forward_proj": "gated-silu"})").find("silu") != std::string::npos);
+  BOOST_TEST(code_of(R"({"model_type": "t5", "feed_forward_proj": "gelu"})") == t5::ErrorCode::UnsupportedVariant);
+  BOOST_TEST(code_of(R"({"model_type": "t5", "dense_act_fn": "quick_gelu", "is_gated_act": true})") == t5::ErrorCode::UnsupportedVariant);
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_name_their_key) {
+  struct Case {
+    const char* text;
+    t5::ErrorCode code;
+    const char* key;
+  };
+  const Case cases[] = {
+      {R"({"d_model": 512})", t5::ErrorCode::InvalidConfig, "model_type"},
+      {R"({"model_type": "t5", "d_model": "512"})", t5::ErrorCode::InvalidConfig, "d_model"},
+      {R"({"model_type": "t5", "d_model": 512.5})", t5::ErrorCode::InvalidConfig, "d_model"},
+      {R"({"model_type": "t5", "num_heads": 0})", t5::ErrorCode::InvalidConfig, "num_heads"},
+      {R"({"model_type": "t5", "d_kv": -64})", t5::ErrorCode::InvalidConfig, "d_kv"},
+      {R"({"model_type": "t5", "num_decoder_layers": 0})", t5::ErrorCode::InvalidConfig, "num_decoder_layers"},
+      {R"({"model_type": "t5", "vocab_size": 99999999999})", t5::ErrorCode::InvalidConfig, "vocab_size"},
+      {R"({"model_type": "t5", "relative_attention_num_buckets": 2})", t5::ErrorCode::InvalidConfig, "relative_attention_num_buckets"},
+      {R"({"model_type": "t5", "relative_attention_max_distance": 16})", t5::ErrorCode::InvalidConfig, "relative_attention_max_distance"},
+      {R"({"model_type": "t5", "layer_norm_epsilon": 0})", t5::ErrorCode::InvalidConfig, "layer_norm_epsilon"},
+      {R"({"model_type": "t5", "eos_token_id": 40000})", t5::ErrorCode::InvalidConfig, "eos_token_id"},
+      {R"({"model_type": "t5", "pad_token_id": null})", t5::ErrorCode::InvalidConfig, "pad_token_id"},
+      {R"({"model_type": "t5", "tie_word_embeddings": 1})", t5::ErrorCode::InvalidConfig, "tie_word_embeddings"},
+      {R"({"model_type": "t5", "feed_forward_proj": "gelu-gated"})", t5::ErrorCode::InvalidConfig, "feed_forward_proj"},
+      {R"({"model_type": "t5", "feed_forward_proj": "gated-gelu-new"})", t5::ErrorCode::InvalidConfig, "feed_forward_proj"},
+      {R"({"model_type": "t5", "d_model": 512, "d_model": 768})", t5::ErrorCode::Format, "d_model"},
+      {R"({"model_type": "t5", )", t5::ErrorCode::Format, "invalid JSON"},
+      {R"([1, 2])", t5::ErrorCode::InvalidConfig, "JSON object"},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.text) {
+      BOOST_TEST(code_of(c.text) == c.code);
+      const std::string message = message_of(c.text);
+      BOOST_TEST(message.find("config.json") != std::string::npos);
+      BOOST_TEST(message.find(c.key) != std::string::npos, message);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(hparams_validate_direct) {
+  t5::Hparams h;
+  BOOST_CHECK_NO_THROW(h.validate("x"));
+  h.max_distance = h.num_buckets / 2;
+  BOOST_CHECK_THROW(h.validate("x"), t5::Error);
+  h = t5::Hparams{};
+  h.decoder_start_id = -1;
+  BOOST_CHECK_THROW(h.validate("x"), t5::Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
