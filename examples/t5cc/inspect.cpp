@@ -1,0 +1,134 @@
+// `t5cc inspect --model DIR`: the detected variant, the Hparams and the tensor inventory of a
+// checkpoint directory. What config.json alone says is printed before the weights are opened, so
+// a directory without usable weights is still described up to the point where it fails.
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <string>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "t5/t5.hpp"
+
+namespace t5cc {
+namespace {
+
+const OptionSpec inspect_options[] = {
+    {"model", "DIR", "checkpoint directory: config.json and model.safetensors (or a sharded index)"},
+};
+
+void print_help() {
+  std::cout << "usage: t5cc inspect --model DIR\n\n"
+               "Reads config.json and the safetensors weights of a HuggingFace T5, Flan-T5, mT5 or UMT5\n"
+               "checkpoint, validates every tensor against the config, and prints the detected preset and\n"
+               "policies, the sizes (Hparams) and the tensor inventory with dtypes and bytes.\n\n"
+            << format_options(inspect_options)
+            << "\nexit status: 0 success, 1 the checkpoint cannot be read or is invalid, 2 usage error\n";
+}
+
+std::string preset_line(const t5::Policies& p) {
+  const std::string_view preset = t5::preset_name(p);
+  if (preset == "v1_0") return "v1_0 (T5 v1.0)";
+  if (preset == "v1_1") return "v1_1 (T5 v1.1, Flan-T5, mT5)";
+  if (preset == "umt5") return "umt5 (UMT5, Pile-T5)";
+  return "none (a policy combination outside the presets; runs as its own Variant)";
+}
+
+void row(const std::string& key, const std::string& value) {
+  std::string k = "  " + key;
+  k.resize(std::max<std::size_t>(k.size() + 1, 36), ' ');
+  std::cout << k << value << "\n";
+}
+
+void print_config(const t5::HfConfig& c, const t5::Detected& d) {
+  const t5::Policies& p = d.policies;
+  const t5::Hparams& h = d.hparams;
+  std::string arch;
+  for (const auto& a : c.architectures) arch += (arch.empty() ? "" : ", ") + a;
+  std::cout << "config     " << c.source << "\n";
+  row("model_type", c.model_type);
+  if (!arch.empty()) row("architectures", arch);
+  if (!c.torch_dtype.empty()) row("torch_dtype", c.torch_dtype);
+  std::cout << "preset     " << preset_line(p) << "\n";
+  std::cout << "policies\n";
+  row("ffn", std::string(to_string(p.ffn)) + "  (" + c.activation_evidence() + ")");
+  row("gelu", p.ffn == t5::Ffn::Relu ? "-" : std::string(to_string(p.gelu)));
+  row("position_bias", std::string(to_string(p.position_bias)));
+  row("attn_scale", std::string(to_string(p.attn_scale)));
+  row("lm_head", std::string(to_string(p.lm_head)));
+  std::cout << "hparams\n";
+  row("vocab_size", std::to_string(h.vocab_size));
+  row("d_model", std::to_string(h.d_model));
+  row("d_kv", std::to_string(h.d_kv));
+  row("d_ff", std::to_string(h.d_ff));
+  row("num_heads", std::to_string(h.num_heads) + "  (inner width num_heads*d_kv = " + std::to_string(h.inner_dim()) + ")");
+  row("num_layers", std::to_string(h.num_layers));
+  row("num_decoder_layers", std::to_string(h.num_decoder_layers));
+  row("relative_attention_num_buckets", std::to_string(h.num_buckets));
+  row("relative_attention_max_distance", std::to_string(h.max_distance));
+  char eps[32];
+  std::snprintf(eps, sizeof eps, "%g", h.eps);
+  row("layer_norm_epsilon", eps);
+  row("pad / eos / decoder_start", std::to_string(h.pad_id) + " / " + std::to_string(h.eos_id) + " / " + std::to_string(h.decoder_start_id));
+}
+
+void print_tensors(const t5::Checkpoint& ck) {
+  const auto& weights = ck.weights();
+  std::cout << "weights    " << weights.description() << "\n";
+  std::cout << "model      " << (ck.detected().encoder_only ? "encoder only (no decoder tensors)" : "encoder-decoder") << "\n";
+
+  std::size_t name_width = 8;
+  for (const auto& [name, ref] : weights.tensors()) name_width = std::max(name_width, name.size());
+  auto print = [&](const std::string& name, const t5::io::TensorRef& ref, const std::string& note) {
+    char line[512];
+    std::snprintf(line, sizeof line, "  %-*s %-5s %-14s %12" PRIu64 "  %s%s\n", static_cast<int>(name_width), name.c_str(),
+                  std::string(t5::dtype_name(ref.info->dtype)).c_str(), t5::io::shape_string(ref.info->shape).c_str(),
+                  ref.info->nbytes(), ref.file->path().filename().c_str(), note.c_str());
+    std::cout << line;
+  };
+  std::cout << "tensors\n";
+  std::int64_t parameters = 0;
+  std::uint64_t bytes = 0;
+  std::set<std::string> listed;
+  for (const auto& e : ck.expected()) {
+    const auto& ref = ck.tensor(e.name);
+    print(ref.info->name, ref, ref.info->name != e.name ? "  (the embedding)" : "");
+    listed.insert(ref.info->name);
+    parameters += ref.info->numel();
+    bytes += ref.info->nbytes();
+  }
+  for (const auto& [name, ref] : weights.tensors()) {
+    if (listed.contains(name)) continue;
+    const bool ignored = t5::hf::is_ignored(name);
+    print(name, ref, ignored ? "  (unused; transformers ignores it too)" : "  (same values as the embedding; unused)");
+    bytes += ref.info->nbytes();
+  }
+  std::cout << "total      " << weights.size() << " tensors, " << parameters << " parameters, " << bytes << " bytes in "
+            << weights.files().size() << (weights.files().size() == 1 ? " file" : " files") << "\n";
+}
+
+}  // namespace
+
+int run_inspect(std::span<const std::string> args) {
+  const Args a = Args::parse(args, inspect_options);
+  if (a.has("help")) {
+    print_help();
+    return 0;
+  }
+  if (!a.positionals().empty()) throw UsageError("inspect takes no positional arguments (got '" + a.positionals()[0] + "')");
+  const std::filesystem::path dir = a.require("model");
+  if (!std::filesystem::is_directory(dir)) throw t5::Error(t5::ErrorCode::Io, dir.string() + ": not a directory");
+
+  const t5::HfConfig config = t5::HfConfig::read(dir / "config.json");
+  std::cout << "checkpoint " << dir.string() << "\n";
+  print_config(config, t5::detect(config));
+  std::cout.flush();  // the config's description stands even if the weights fail below
+
+  const t5::Checkpoint ck = t5::Checkpoint::open(dir);
+  print_tensors(ck);
+  return 0;
+}
+
+}  // namespace t5cc
