@@ -220,6 +220,14 @@ std::vector<Case> corpus() {
                  });
                },
                ErrorCode::Format, {"model.safetensors", "encoder.embed_tokens.weight", "differs"}});
+  c.push_back({"embedding alias of an integer dtype", m,
+               [](const fs::path& d) {
+                 edit_tensors(d, [](auto& t) {
+                   t["decoder.embed_tokens.weight"] = t["shared.weight"];
+                   t["decoder.embed_tokens.weight"].dtype = t5::DType::I32;
+                 });
+               },
+               ErrorCode::Format, {"model.safetensors", "decoder.embed_tokens.weight", "I32"}});
   c.push_back({"no config.json", m, [](const fs::path& d) { fs::remove(d / "config.json"); }, ErrorCode::Io, {"config.json"}});
   c.push_back({"config.json with a duplicate key", m,
                [](const fs::path& d) { t5::test::write_text(d / "config.json", R"({"model_type": "t5", "d_model": 12, "d_model": 16})"); },

@@ -49,8 +49,7 @@ struct HfConfig {
       return v.get<std::int64_t>();
     };
     auto get_optional_int = [&](const char* key) -> std::optional<std::int64_t> {
-      if (j.contains(key) && j.at(key).is_null()) return std::nullopt;
-      if (!j.contains(key)) return std::nullopt;
+      if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;  // null means "None" in transformers
       return get_int(key, 0);
     };
     auto get_string = [&](const char* key, std::string fallback) -> std::string {

@@ -112,11 +112,15 @@ class Checkpoint {
     }
   }
 
+  static void check_weight_dtype(const io::TensorRef& ref) {
+    if (!is_weight_dtype(ref.info->dtype))
+      throw Error(ErrorCode::Format, where(ref) + ": tensor \"" + ref.info->name + "\" has dtype " +
+                                         std::string(dtype_name(ref.info->dtype)) + "; weights must be F32, F16 or BF16");
+  }
+
   void check_shape(const io::TensorRef& ref, const hf::ExpectedTensor& e) const {
     const auto& info = *ref.info;
-    if (!is_weight_dtype(info.dtype))
-      throw Error(ErrorCode::Format, where(ref) + ": tensor \"" + info.name + "\" has dtype " + std::string(dtype_name(info.dtype)) +
-                                         "; weights must be F32, F16 or BF16");
+    check_weight_dtype(ref);
     if (info.shape.size() != e.shape.size())
       throw Error(ErrorCode::ShapeMismatch, where(ref) + ": tensor \"" + info.name + "\" has rank " + std::to_string(info.shape.size()) +
                                                 " " + io::shape_string(info.shape) + ", expected rank " + std::to_string(e.shape.size()) +
@@ -129,6 +133,7 @@ class Checkpoint {
 
   void require_equal_to_embedding(const io::TensorRef& ref, const std::string& why, ErrorCode code) const {
     const std::string& name = ref.info->name;
+    check_weight_dtype(ref);
     if (ref.info->shape != embedding_->info->shape)
       throw Error(ErrorCode::ShapeMismatch, where(ref) + ": tensor \"" + name + "\" has shape " + io::shape_string(ref.info->shape) +
                                                 ", expected the embedding's " + io::shape_string(embedding_->info->shape) + " (" + why + ")");
