@@ -18,13 +18,6 @@ int device_count() noexcept {
   return count;
 }
 
-std::string device_description(int device) {
-  cudaDeviceProp prop{};
-  T5_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
-  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
-         std::to_string(prop.totalGlobalMem >> 30) + " GiB)";
-}
-
 void synchronize() { T5_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {

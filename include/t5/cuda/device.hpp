@@ -4,16 +4,12 @@
 
 #include <cstddef>
 #include <span>
-#include <string>
 #include <utility>
 
 namespace t5::cuda {
 
 /// Number of usable CUDA devices; 0 when there is no GPU or no driver (never throws).
 int device_count() noexcept;
-
-/// "NVIDIA H200 (sm_90, 139 GiB)" for messages and benchmark tables.
-std::string device_description(int device);
 
 /// Blocks until all work on the current device has finished; throws on an asynchronous error.
 void synchronize();
