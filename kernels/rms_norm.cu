@@ -36,15 +36,16 @@ template <class T>
 __global__ void rms_norm_kernel(RmsNormParams<T> p) {
   using N = detail::native_t<T>;
   const std::int64_t row = blockIdx.x;
-  const N* x = reinterpret_cast<const N*>(p.x) + row * p.dim;
+  const N* x = p.mode == ResidualMode::InPlace ? nullptr : reinterpret_cast<const N*>(p.x) + row * p.dim;
   float* residual = p.residual + row * p.dim;
   N* out = reinterpret_cast<N*>(p.out) + row * p.dim;
 
   // Each thread revisits in the second loop exactly the elements it wrote in the first.
   float sum_squares = 0.0f;
   for (std::int64_t i = threadIdx.x; i < p.dim; i += blockDim.x) {
-    float s = detail::to_f32(x[i]);
-    if (p.mode == ResidualMode::Update) s += residual[i];
+    const float s = p.mode == ResidualMode::Start    ? detail::to_f32(x[i])
+                    : p.mode == ResidualMode::Update ? residual[i] + detail::to_f32(x[i])
+                                                     : residual[i];
     residual[i] = s;
     sum_squares += s * s;
   }

@@ -1,5 +1,5 @@
 // The CUDA residual RMSNorm against the CPU reference (cpu/rms_norm.hpp), for float, f16 and bf16,
-// on odd sizes (not multiples of the block or warp size), both residual modes, with and without a
+// on odd sizes (not multiples of the block or warp size), the three residual modes, with and without a
 // residual scale. Outputs are poisoned with NaN before the launch so an unwritten element fails.
 // Exits 77 (SKIP) on a build without CUDA or a machine without a GPU.
 #include <algorithm>
@@ -112,7 +112,7 @@ template <class T>
 void run_all(std::uint32_t seed) {
   std::mt19937 rng(seed);
   for (const auto& s : shapes)
-    for (auto mode : {t5::ResidualMode::Start, t5::ResidualMode::Update})
+    for (auto mode : {t5::ResidualMode::Start, t5::ResidualMode::Update, t5::ResidualMode::InPlace})
       for (float scale : {1.0f, 0.25f}) {
         BOOST_TEST_CONTEXT("rows " << s.rows << " dim " << s.dim << " mode " << static_cast<int>(mode) << " scale " << scale) {
           check_against_cpu<T>(s, mode, scale, rng);

@@ -55,9 +55,11 @@ struct Hparams {
       fail("relative_attention_num_buckets", "must be between 4 and 4096, found " + std::to_string(num_buckets));
     // Buckets beyond the exact range are log-spaced up to max_distance; the causal exact range is
     // num_buckets / 2, and max_distance must lie beyond it (else log(max_distance / exact) <= 0).
-    if (max_distance <= num_buckets / 2 || max_distance > limit)
+    // The bucket lookup table spans +-2 * max_distance; 2^20 is far beyond any trained value (128).
+    if (max_distance <= num_buckets / 2 || max_distance > (std::int64_t{1} << 20))
       fail("relative_attention_max_distance", "must exceed relative_attention_num_buckets / 2 (" +
-                                                  std::to_string(num_buckets / 2) + "), found " + std::to_string(max_distance));
+                                                  std::to_string(num_buckets / 2) + ") and be at most 1048576, found " +
+                                                  std::to_string(max_distance));
     if (!(eps > 0.0) || !std::isfinite(eps)) fail("layer_norm_epsilon", "must be a positive finite number");
     auto token = [&](const char* key, std::int64_t id) {
       if (id < 0 || id >= vocab_size)

@@ -7,18 +7,18 @@
 
 namespace t5 {
 
-/// Whether the norm starts the fp32 residual stream (from the embeddings) or adds a sublayer's
-/// output to it.
-enum class ResidualMode : std::uint8_t { Start, Update };
+/// Whether the norm starts the fp32 residual stream (from the embeddings), adds a sublayer's output
+/// to it, or finds the sum already there (an out-projection that accumulated into the residual).
+enum class ResidualMode : std::uint8_t { Start, Update, InPlace };
 
 /// RMSNorm that manages the fp32 residual (HF T5LayerNorm, with the residual add folded in):
-///   s        = float(x)                    (Start)    or residual + float(x)   (Update)
+///   s        = float(x) (Start), residual + float(x) (Update) or residual (InPlace, x unused)
 ///   out      = T(s * rsqrt(mean(s^2) + eps) * gain), computed in fp32 and rounded once
 ///   residual = s * residual_scale          (the norm uses the unscaled s)
 /// T is the activation dtype (float, f16 or bf16). T5 has no mean subtraction and no bias.
 template <class T>
 struct RmsNormParams {
-  const T* x = nullptr;        ///< [rows, dim] sublayer output or embeddings
+  const T* x = nullptr;        ///< [rows, dim] sublayer output or embeddings; unused by InPlace
   float* residual = nullptr;   ///< [rows, dim] fp32 residual stream, read (Update) and written
   const float* gain = nullptr; ///< [dim]
   T* out = nullptr;            ///< [rows, dim] normalised activations

@@ -14,12 +14,14 @@ namespace t5::cpu {
 template <class T>
 void rms_norm(const RmsNormParams<T>& p) {
   for (std::int64_t r = 0; r < p.rows; ++r) {
-    const T* x = p.x + r * p.dim;
+    const T* x = p.mode == ResidualMode::InPlace ? nullptr : p.x + r * p.dim;
     float* residual = p.residual + r * p.dim;
     T* out = p.out + r * p.dim;
     double sum_squares = 0.0;
     for (std::int64_t i = 0; i < p.dim; ++i) {
-      const float s = p.mode == ResidualMode::Start ? to_float(x[i]) : residual[i] + to_float(x[i]);
+      const float s = p.mode == ResidualMode::Start    ? to_float(x[i])
+                      : p.mode == ResidualMode::Update ? residual[i] + to_float(x[i])
+                                                       : residual[i];
       residual[i] = s;
       sum_squares += static_cast<double>(s) * s;
     }
