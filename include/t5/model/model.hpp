@@ -1,0 +1,209 @@
+// The model API: Model<V, Backend> for a variant chosen at compile time, AnyModel and t5::load()
+// for one chosen at run time from the checkpoint. Inputs and outputs are host data (batch.hpp).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "t5/config/detect.hpp"
+#include "t5/cpu/backend.hpp"
+#include "t5/generation/greedy.hpp"
+#include "t5/model/batch.hpp"
+#include "t5/model/checkpoint.hpp"
+#include "t5/model/decoder.hpp"
+#include "t5/model/encoder.hpp"
+#include "t5/model/relative_position.hpp"
+#include "t5/model/weights.hpp"
+
+namespace t5 {
+
+struct LoadOptions {
+  int threads = 0;  ///< CPU threads; 0 = OpenMP's default (OMP_NUM_THREADS or the core count)
+};
+
+/// A loaded model whose variant is known at run time (t5::load). Every call validates its input
+/// and throws t5::Error(InvalidArgument) naming the problem.
+class AnyModel {
+ public:
+  virtual ~AnyModel() = default;
+  virtual const Detected& detected() const = 0;
+  const Hparams& hparams() const { return detected().hparams; }
+  /// False for an encoder-only checkpoint (the text encoders of diffusion pipelines).
+  virtual bool has_decoder() const = 0;
+
+  /// The encoder's last hidden state, [batch, length, d_model] float32, every position included.
+  virtual HostTensor encode(const TokenBatch& input) = 0;
+  /// Teacher-forced logits [batch, decoder length, vocab] for the decoder ids (which start with
+  /// the decoder start token); the decoder mask pads them, the encoder mask pads cross-attention.
+  virtual HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input) = 0;
+  /// Batched greedy decoding from the decoder start token; each row stops at its first EOS.
+  virtual GeneratedRows generate_greedy(const TokenBatch& input, const GreedyOptions& options = {}) = 0;
+};
+
+template <VariantLike V, Backend B = cpu::Backend<float>>
+class Model final : public AnyModel {
+ public:
+  using Act = typename B::Act;
+
+  /// Opens the checkpoint in `dir` and loads it; throws Error(UnsupportedVariant) if its variant
+  /// is not V (the checkpoint is checked against the type, not trusted).
+  static Model load(const std::filesystem::path& dir, const LoadOptions& options = {}) { return Model(Checkpoint::open(dir), options); }
+
+  Model(const Checkpoint& ckpt, const LoadOptions& options)
+      : detected_(checked(ckpt)),
+        backend_(options.threads),
+        weights_(load_weights<V>(ckpt, backend_)),
+        encoder_buckets_(upload_buckets(true)),
+        decoder_buckets_(upload_buckets(false)) {}
+
+  const Detected& detected() const override { return detected_; }
+  bool has_decoder() const override { return weights_.has_decoder(); }
+  B& backend() { return backend_; }
+
+  HostTensor encode(const TokenBatch& input) override {
+    Encoded e = run_encoder_on(input);
+    return {{input.batch, input.length, hparams().d_model}, to_host(e.states)};
+  }
+
+  HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input) override {
+    require_decoder();
+    decoder_input.validate("decoder input", hparams().vocab_size);
+    if (!decoder_input.documents.empty()) throw Error(ErrorCode::InvalidArgument, "decoder input: packed documents are for the encoder only");
+    if (decoder_input.batch != input.batch)
+      throw Error(ErrorCode::InvalidArgument, "decoder input has " + std::to_string(decoder_input.batch) + " rows, the input " +
+                                                  std::to_string(input.batch));
+    Encoded e = run_encoder_on(input);
+    const std::int64_t rows = decoder_input.batch * decoder_input.length;
+    DecoderState<B> state = start_decoder(backend_, weights_, hparams(), e.states.view(), input.batch, e.mask, decoder_input.length,
+                                          decoder_input.mask_or_ones());
+    auto ids = backend_.template upload<std::int32_t>(decoder_input.ids, decoder_input.batch, decoder_input.length);
+    Activations<B> act(backend_, hparams(), V::gated, rows);
+    auto hidden = backend_.template allocate<Act>(rows, hparams().d_model);
+    auto logits = backend_.template allocate<float>(rows, hparams().vocab_size);
+    reserve_attention(std::max(decoder_input.length, input.length));
+    run_decoder(backend_, weights_, hparams(), state, ids.data(), decoder_input.length, decoder_buckets(), act, hidden.view());
+    lm_head(backend_, weights_, hparams(), hidden.view(), logits.view());
+    std::vector<float> out(static_cast<std::size_t>(rows * hparams().vocab_size));
+    backend_.download(logits.data(), std::span<float>(out));
+    return {{decoder_input.batch, decoder_input.length, hparams().vocab_size}, std::move(out)};
+  }
+
+  GeneratedRows generate_greedy(const TokenBatch& input, const GreedyOptions& options = {}) override {
+    require_decoder();
+    if (options.max_new_tokens <= 0)
+      throw Error(ErrorCode::InvalidArgument, "max_new_tokens must be positive, found " + std::to_string(options.max_new_tokens));
+    const Hparams& h = hparams();
+    const std::int64_t batch = input.batch, steps = options.max_new_tokens;
+    Encoded e = run_encoder_on(input);
+
+    // Everything the loop touches is allocated here, before the first step.
+    DecoderState<B> state = start_decoder(backend_, weights_, h, e.states.view(), batch, e.mask, steps,
+                                          std::vector<std::uint8_t>(static_cast<std::size_t>(batch * steps), 1));
+    Activations<B> act(backend_, h, V::gated, batch);
+    auto hidden = backend_.template allocate<Act>(batch, h.d_model);
+    auto logits = backend_.template allocate<float>(batch, h.vocab_size);
+    auto ids = backend_.template allocate<std::int32_t>(batch, 1);
+    std::vector<std::int32_t> tokens(static_cast<std::size_t>(batch), static_cast<std::int32_t>(h.decoder_start_id));
+    std::vector<float> host_logits(options.on_step ? static_cast<std::size_t>(batch * h.vocab_size) : 0);
+    GreedySearch search(batch, steps, static_cast<std::int32_t>(h.eos_id), static_cast<std::int32_t>(h.pad_id));
+    reserve_attention(std::max(steps, input.length));
+
+    for (std::int64_t step = 0; step < steps; ++step) {
+      backend_.upload_into(std::span<const std::int32_t>(tokens), ids.data());
+      run_decoder(backend_, weights_, h, state, ids.data(), 1, decoder_buckets(), act, hidden.view());
+      lm_head(backend_, weights_, h, hidden.view(), logits.view());
+      if (options.on_step) {
+        backend_.download(logits.data(), std::span<float>(host_logits));
+        options.on_step(step, host_logits);
+      }
+      backend_.argmax(logits.view(), ids.data());
+      backend_.download(ids.data(), std::span<std::int32_t>(tokens));
+      if (search.push(tokens)) break;
+    }
+    return search.take();
+  }
+
+ private:
+  struct Encoded {
+    typename B::template Buffer<Act> states;  // [batch * length, d_model]
+    std::vector<std::uint8_t> mask;           // host [batch, length]
+  };
+
+  static Detected checked(const Checkpoint& ckpt) {
+    const Detected& d = ckpt.detected();
+    if (d.policies != V::policies) {
+      auto describe = [](const Policies& p) {
+        return std::string(to_string(p.ffn)) + ", gelu " + std::string(to_string(p.gelu)) + ", position bias " +
+               std::string(to_string(p.position_bias)) + ", attention scale " + std::string(to_string(p.attn_scale)) + ", lm_head " +
+               std::string(to_string(p.lm_head));
+      };
+      throw Error(ErrorCode::UnsupportedVariant, ckpt.weights().dir().string() + ": the checkpoint is " + describe(d.policies) +
+                                                     ", but this Model type is " + describe(V::policies) +
+                                                     " (use t5::load to select the variant at run time)");
+    }
+    return d;
+  }
+
+  void require_decoder() const {
+    if (!has_decoder())
+      throw Error(ErrorCode::InvalidArgument, "this checkpoint holds only an encoder: logits and generation need a decoder");
+  }
+
+  typename B::template Buffer<std::int32_t> upload_buckets(bool bidirectional) {
+    const RelativeBuckets table(bidirectional, hparams().num_buckets, hparams().max_distance);
+    return backend_.template upload<std::int32_t>(table.table(), 1, static_cast<std::int64_t>(table.table().size()));
+  }
+  PositionBiasArgs encoder_buckets() const { return {nullptr, encoder_buckets_.data(), (encoder_buckets_.cols() - 1) / 2}; }
+  PositionBiasArgs decoder_buckets() const { return {nullptr, decoder_buckets_.data(), (decoder_buckets_.cols() - 1) / 2}; }
+
+  void reserve_attention(std::int64_t kv_len) {
+    if constexpr (requires { backend_.reserve_attention(kv_len); }) backend_.reserve_attention(kv_len);
+  }
+
+  Encoded run_encoder_on(const TokenBatch& input) {
+    input.validate("input", hparams().vocab_size);
+    const std::int64_t rows = input.batch * input.length;
+    Encoded e{backend_.template allocate<Act>(rows, hparams().d_model), input.mask_or_ones()};
+    auto ids = backend_.template upload<std::int32_t>(input.ids, input.batch, input.length);
+    auto mask = backend_.template upload<std::uint8_t>(e.mask, input.batch, input.length);
+    auto documents = backend_.template upload<std::int32_t>(input.documents, input.documents.empty() ? 0 : input.batch,
+                                                            input.documents.empty() ? 0 : input.length);
+    Activations<B> act(backend_, hparams(), V::gated, rows);
+    reserve_attention(input.length);
+    const EncoderInput<B> in{input.batch, input.length, ids.data(), mask.data(), input.documents.empty() ? nullptr : documents.data()};
+    run_encoder(backend_, weights_, hparams(), in, encoder_buckets(), act, e.states.view());
+    return e;
+  }
+
+  std::vector<float> to_host(const typename B::template Buffer<Act>& buffer) {
+    std::vector<Act> values(static_cast<std::size_t>(buffer.rows() * buffer.cols()));
+    backend_.download(buffer.data(), std::span<Act>(values));
+    if constexpr (std::is_same_v<Act, float>) {
+      return values;
+    } else {
+      std::vector<float> out(values.size());
+      for (std::size_t i = 0; i < values.size(); ++i) out[i] = to_float(values[i]);
+      return out;
+    }
+  }
+
+  Detected detected_;
+  B backend_;
+  ModelWeights<V, B> weights_;
+  typename B::template Buffer<std::int32_t> encoder_buckets_;
+  typename B::template Buffer<std::int32_t> decoder_buckets_;
+};
+
+/// Opens the checkpoint in `dir`, detects its variant and loads it as the matching Model<V>.
+inline std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options = {}) {
+  const Checkpoint ckpt = Checkpoint::open(dir);
+  return dispatch(ckpt.detected().policies,
+                  [&]<VariantLike V>() -> std::unique_ptr<AnyModel> { return std::make_unique<Model<V>>(ckpt, options); });
+}
+
+}  // namespace t5
