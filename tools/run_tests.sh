@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs missing packages, then
 #   build/       the normal build (CUDA kernels compiled when nvcc is found) and every suite;
-#   build-asan/  an ASan + UBSan build (CPU only) running the unit, io and cli suites.
+#   build-asan/  an ASan + UBSan build (CPU only) running the unit, io, cpu, parity and cli suites.
 # Exits non-zero if any test fails. .ci/run runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +15,4 @@ meson test -C build --num-processes "$jobs" --print-errorlogs
 tools/configure.sh build-asan -Db_sanitize=address,undefined -Dcuda=disabled
 ninja -C build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C build-asan --num-processes "$jobs" --print-errorlogs --suite unit --suite io --suite cli
+  meson test -C build-asan --num-processes "$jobs" --print-errorlogs --suite unit --suite io --suite cpu --suite parity --suite cli

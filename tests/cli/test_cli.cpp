@@ -3,11 +3,13 @@
 #define BOOST_TEST_MODULE t5cc command-line tests
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "run_command.hpp"
 #include "synthetic_checkpoint.hpp"
+#include "t5/t5.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -88,6 +90,33 @@ BOOST_AUTO_TEST_CASE(inspect_errors_exit_1_with_one_line) {
   BOOST_TEST(missing.status == 1);
   BOOST_TEST(missing.err.find("absent") != std::string::npos);
   BOOST_TEST(t5::test::line_count(missing.err) == 1u);
+}
+
+// examples/compile_time_model.cpp, the README's API example: it prints what the library computes
+// for its batch, and refuses a checkpoint of another variant with one line.
+BOOST_AUTO_TEST_CASE(compile_time_example) {
+  const char* bin = std::getenv("T5CC_EXAMPLE_BIN");
+  BOOST_TEST_REQUIRE(bin != nullptr, "T5CC_EXAMPLE_BIN is not set (meson sets it)");
+  const std::filesystem::path data = std::getenv("T5CC_TEST_DATA");
+  const auto ok = t5::test::run_command({bin, (data / "v1_1_gated").string()});
+  BOOST_TEST_REQUIRE(ok.status == 0, ok.err);
+  BOOST_TEST(t5::test::line_count(ok.out) == 3u, ok.out);
+  BOOST_TEST(ok.out.find("encoder states [2, 5, 48]") == 0u, ok.out);
+
+  auto model = t5::load(data / "v1_1_gated", {.threads = 1});
+  t5::GreedyOptions options;
+  options.max_new_tokens = 8;
+  const auto rows = model->generate_greedy(t5::TokenBatch::from_rows({{5, 6, 7, 8, 1}, {9, 10, 1}}, 0), options);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::string line = "row " + std::to_string(r) + " generated:";
+    for (const auto id : rows[r]) line += " " + std::to_string(id);
+    BOOST_TEST(ok.out.find(line + "\n") != std::string::npos, "expected \"" << line << "\" in\n" << ok.out);
+  }
+
+  const auto refused = t5::test::run_command({bin, (data / "v1_0_tied").string()});
+  BOOST_TEST(refused.status == 1);
+  BOOST_TEST(t5::test::line_count(refused.err) == 1u, refused.err);
+  BOOST_TEST(refused.err.find("use t5::load") != std::string::npos, refused.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
