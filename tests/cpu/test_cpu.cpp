@@ -12,6 +12,8 @@
 #include "allocation_counter.hpp"
 #include "goldens.hpp"
 #include "print.hpp"
+#include "synthetic_checkpoint.hpp"
+#include "temp_dir.hpp"
 #include "t5/t5.hpp"
 
 namespace {
@@ -331,6 +333,30 @@ BOOST_AUTO_TEST_CASE(bad_calls_are_clear_errors) {
   t5::GreedyOptions options;
   options.max_new_tokens = 0;
   expect_error([&] { model->generate_greedy(input, options); }, t5::ErrorCode::InvalidArgument, "max_new_tokens must be positive");
+}
+
+// An encoder-only checkpoint (how diffusion text encoders ship) encodes exactly as the full model
+// with the same encoder tensors, and refuses decoder calls; for variants outside the HF fixtures too.
+BOOST_AUTO_TEST_CASE(encoder_only_checkpoints) {
+  using erf_gelu = t5::Variant<t5::Ffn::GatedGelu, t5::GeluApprox::Erf, t5::PositionBias::Shared, t5::AttnScale::Off, t5::LmHead::Untied>;
+  const t5::test::TempDir tmp;
+  for (const auto& policies : {t5::v1_1::policies, t5::umt5::policies, erf_gelu::policies}) {
+    t5::test::SyntheticModel m;
+    m.policies = policies;
+    t5::test::write_checkpoint(tmp.path() / "full", m);
+    m.encoder_only = true;
+    t5::test::write_checkpoint(tmp.path() / "encoder", m);
+    auto full = t5::load(tmp.path() / "full", {.threads = 2});
+    auto encoder = t5::load(tmp.path() / "encoder", {.threads = 2});
+    BOOST_TEST(full->has_decoder());
+    BOOST_TEST(!encoder->has_decoder());
+    const auto input = sample_input(m.hparams.vocab_size);
+    BOOST_TEST(encoder->encode(input).values == full->encode(input).values);
+    expect_error([&] { encoder->logits(input, input); }, t5::ErrorCode::InvalidArgument, "holds only an encoder");
+    expect_error([&] { encoder->generate_greedy(input); }, t5::ErrorCode::InvalidArgument, "holds only an encoder");
+    std::filesystem::remove_all(tmp.path() / "full");
+    std::filesystem::remove_all(tmp.path() / "encoder");
+  }
 }
 
 // An input row that is all padding has no visible key: its outputs are defined (attention gives

@@ -27,7 +27,8 @@ struct LoadOptions {
 };
 
 /// A loaded model whose variant is known at run time (t5::load). Every call validates its input
-/// and throws t5::Error(InvalidArgument) naming the problem.
+/// and throws t5::Error(InvalidArgument) naming the problem. Calls on one model share its backend's
+/// scratch: run them one at a time (load one model per thread for concurrency).
 class AnyModel {
  public:
   virtual ~AnyModel() = default;
