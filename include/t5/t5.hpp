@@ -1,6 +1,6 @@
 // t5cc host API, one include: policies and presets, Hparams, config.json and checkpoint reading,
-// detection and dispatch, the safetensors reader and writer, and the models (Model<V>, t5::load)
-// on the CPU reference backend.
+// detection and dispatch, the safetensors reader and writer, the models (Model<V>, t5::load) on
+// the CPU reference backend, and the tokenizer.
 // The GPU API is t5/cuda.hpp.
 #pragma once
 
@@ -19,3 +19,4 @@
 #include "t5/model/checkpoint.hpp"
 #include "t5/model/hf_names.hpp"
 #include "t5/model/model.hpp"
+#include "t5/tokenizer/tokenizer.hpp"

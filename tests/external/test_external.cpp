@@ -70,6 +70,55 @@ BOOST_AUTO_TEST_CASE(chronos_dummy_t5_matches_hf) {
   BOOST_TEST_MESSAGE("chronos-dummy-t5: encoder " << states << "; logits " << logits);
 }
 
+// Google's T5 vocabulary (t5-small ... flan-t5, FLUX's T5): the documented sentinel sentence in
+// both modes (hf: as T5TokenizerFast), and sentences whose ids Python's sentencepiece 0.2.3 gave.
+BOOST_AUTO_TEST_CASE(google_t5_vocabulary) {
+  const auto tok = t5::Tokenizer::from_spm(data_dir() / "t5-spiece" / "spiece.model");
+  BOOST_TEST(tok.piece_count() == 32000);
+  BOOST_TEST(tok.sentinel_id(0) == 32099);
+  const std::string sentence = "Today is a fine <extra_id_0> on which to walk my <extra_id_1> in the park.";
+  BOOST_TEST(tok.encode(sentence) ==
+                 (std::vector<std::int32_t>{1960, 19, 3, 9, 1399, 3, 32099, 30, 84, 12, 1482, 82, 3, 32098, 16, 8, 2447, 5, 1}),
+             boost::test_tools::per_element());
+  BOOST_TEST(tok.encode(sentence, {t5::TokenizerMode::HuggingFace, true}) ==
+                 (std::vector<std::int32_t>{1960, 19, 3, 9, 1399, 32099, 30, 84, 12, 1482, 82, 32098, 16, 8, 2447, 5, 1}),
+             boost::test_tools::per_element());
+  BOOST_TEST(tok.encode("zzz") == (std::vector<std::int32_t>{3, 172, 5271, 1}), boost::test_tools::per_element());
+  BOOST_TEST(tok.encode(":zzz") == (std::vector<std::int32_t>{3, 10, 5271, 172, 1}), boost::test_tools::per_element());
+
+  const std::vector<std::pair<std::string, std::vector<std::int32_t>>> python = {
+      {"translate English to German: The house is wonderful.", {13959, 1566, 12, 2968, 10, 37, 629, 19, 1627, 5}},
+      {"summarize: state authorities dispatched emergency crews tuesday to survey the damage.",
+       {21603, 10, 538, 5779, 17648, 15, 26, 3583, 4627, 7, 3, 17, 76, 15, 7, 1135, 12, 3719, 8, 1783, 5}},
+      {"The quick brown fox jumps over the lazy dog.", {37, 1704, 4216, 3, 20400, 4418, 7, 147, 8, 19743, 1782, 5}},
+      {"Caf\u00e9 d\u00e9j\u00e0 vu, na\u00efve fa\u00e7ade.", {18131, 4315, 9056, 6, 3, 29, 9, 2, 162, 24369, 5}},
+      {"\uff26\uff55\uff4c\uff4c\uff57\uff49\uff44\uff54\uff48 \uff21\uff22\uff23 \uff11\uff12\uff13", {4043, 12018, 189, 14213, 3, 14574}},
+      {"The \ufb01rst \ufb02oor costs \u20ac1,234.56 (approx.)", {37, 166, 1501, 1358, 3416, 4347, 2773, 12451, 948, 41, 12497, 226, 5, 61}},
+      {"  leading and   multiple   spaces  ", {1374, 11, 1317, 4856}},
+      {"Line one\ttab separated", {4919, 80, 3808, 12494}},
+      {"E = mc\u00b2 and H\u2082O", {262, 3274, 3, 51, 75, 357, 11, 454, 357, 667}},
+      {"\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8", {3, 2}},
+      {"email: someone@example.com, url: https://t5cc.dev/docs?x=1",
+       {791, 10, 841, 1741, 994, 9, 9208, 5, 287, 6, 3, 16137, 10, 4893, 1303, 17, 755, 75, 75, 5, 9776, 87, 7171, 7, 58, 226, 2423, 536}},
+      {"A photo of a cat wearing a tiny wizard hat, 4k, highly detailed",
+       {71, 1202, 13, 3, 9, 1712, 5119, 3, 9, 5103, 25027, 3, 547, 6, 314, 157, 6, 1385, 3117}},
+  };
+  for (const auto& [text, ids] : python)
+    BOOST_TEST(tok.encode(text, {t5::TokenizerMode::SentencePiece, false}) == ids, text);
+  BOOST_TEST(tok.decode(tok.encode("The quick brown fox jumps over the lazy dog.")) == "The quick brown fox jumps over the lazy dog.");
+}
+
+// transformers' test vocabulary has another special-id layout (unk 0, bos 1, eos 2, no pad):
+// the EOS appended is the model's own.
+BOOST_AUTO_TEST_CASE(another_special_id_layout) {
+  const auto tok = t5::Tokenizer::from_spm(data_dir() / "hf-test-spiece" / "test_sentencepiece.model");
+  BOOST_TEST(tok.eos_id() == 2);
+  BOOST_TEST(tok.unk_id() == 0);
+  BOOST_TEST(tok.piece_count() == 1000);
+  BOOST_TEST(tok.encode("This is a test").back() == 2);
+  BOOST_TEST(tok.sentinel_id(0) == 1099);
+}
+
 BOOST_AUTO_TEST_CASE(caikit_tiny_t5_detected_from_config_but_has_no_safetensors) {
   const auto config = t5::HfConfig::read(data_dir() / "caikit-tiny-t5" / "config.json");
   const auto d = t5::detect(config);

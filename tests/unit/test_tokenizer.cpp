@@ -1,0 +1,169 @@
+// t5::Tokenizer on the fixtures' SentencePiece models (tests/data/*/spiece.model, trained by
+// tools/make_fixtures.py, whose goldens hold the ids Python's sentencepiece gave for their texts):
+// sentinel ids and count rules, both modes, EOS, padding, truncation, decoding.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "goldens.hpp"
+#include "print.hpp"
+#include "t5/t5.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using t5::test::test_data;
+
+/// A copy of fixture `name` (config and spiece.model) with an edited vocab_size and an optional
+/// tokenizer_config.json.
+fs::path model_dir(const t5::test::TempDir& tmp, const std::string& name, std::int64_t vocab_size, const std::string& tokenizer_config) {
+  const fs::path dir = tmp.path() / (name + std::to_string(vocab_size) + std::to_string(tokenizer_config.size()));
+  fs::create_directories(dir);
+  fs::copy_file(test_data() / name / "spiece.model", dir / "spiece.model");
+  auto config = t5::io::Json::parse(t5::read_text_file(test_data() / name / "config.json"));
+  config["vocab_size"] = vocab_size;
+  std::ofstream(dir / "config.json") << config.dump();
+  if (!tokenizer_config.empty()) std::ofstream(dir / "tokenizer_config.json") << tokenizer_config;
+  return dir;
+}
+
+std::vector<std::string> fixture_texts(const std::string& name) {
+  const auto fixture = t5::io::Json::parse(t5::read_text_file(test_data() / name / "fixture.json"));
+  return fixture.at("goldens").at("encoder_texts").get<std::vector<std::string>>();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tokenizer)
+
+// The encoder inputs of the goldens are Python sentencepiece's ids for the fixture texts, plus EOS.
+BOOST_AUTO_TEST_CASE(ids_equal_python_sentencepiece) {
+  for (const std::string name : {"mt5", "umt5", "v1_0_tied"}) {
+    const auto tok = t5::Tokenizer::from_model_dir(test_data() / name);
+    const t5::test::Goldens goldens(test_data() / name / "goldens.safetensors");
+    const auto input = goldens.batch("input_ids", "attention_mask");
+    const auto texts = fixture_texts(name);
+    BOOST_TEST_REQUIRE(static_cast<std::int64_t>(texts.size()) == input.batch);
+    const auto batch = tok.encode_batch(texts);
+    BOOST_TEST(batch.ids == input.ids, boost::test_tools::per_element());
+    BOOST_TEST(batch.mask == input.mask, boost::test_tools::per_element());
+    for (const auto& text : texts) BOOST_TEST(tok.decode(tok.encode(text)) == text);  // round trip
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sentinel_count_and_ids) {
+  const t5::test::TempDir tmp;
+  const auto t5_tok = t5::Tokenizer::from_model_dir(test_data() / "mt5");  // vocab 320: 200 pieces + 100
+  BOOST_TEST(t5_tok.piece_count() == 200);
+  BOOST_TEST(t5_tok.sentinel_count() == 100);
+  BOOST_TEST(t5_tok.sentinel_id(0) == 299);
+  BOOST_TEST(t5_tok.sentinel_id(99) == 200);
+  const auto sentinels = t5_tok.encode("<extra_id_0><extra_id_99>", {t5::TokenizerMode::SentencePiece, false});
+  BOOST_TEST_REQUIRE(sentinels.size() >= 2u);
+  BOOST_TEST(sentinels[sentinels.size() - 2] == 299);
+  BOOST_TEST(sentinels.back() == 200);
+
+  const auto umt5 = t5::Tokenizer::from_model_dir(test_data() / "umt5");  // vocab 512 leaves room for 300
+  BOOST_TEST(umt5.sentinel_count() == 300);
+  BOOST_TEST(umt5.sentinel_id(0) == 499);
+  BOOST_TEST(umt5.sentinel_id(299) == 200);
+  // A umt5 model without room for 300 falls back to 100.
+  BOOST_TEST(t5::Tokenizer::from_model_dir(model_dir(tmp, "umt5", 320, "")).sentinel_count() == 100);
+  // tokenizer_config.json's extra_ids wins.
+  const auto extra = t5::Tokenizer::from_model_dir(model_dir(tmp, "mt5", 320, R"({"extra_ids": 20})"));
+  BOOST_TEST(extra.sentinel_count() == 20);
+  BOOST_TEST(extra.sentinel_id(0) == 219);
+  // A SentencePiece file alone: 100.
+  BOOST_TEST(t5::Tokenizer::from_spm(test_data() / "mt5" / "spiece.model").sentinel_count() == 100);
+  BOOST_CHECK_THROW(extra.sentinel_id(20), t5::Error);
+
+  // pieces + sentinels beyond vocab_size is an error naming both.
+  try {
+    t5::Tokenizer::from_model_dir(model_dir(tmp, "mt5", 250, ""));
+    BOOST_ERROR("no error for 200 pieces + 100 sentinels in a vocab of 250");
+  } catch (const t5::Error& e) {
+    BOOST_TEST(e.code() == t5::ErrorCode::Tokenizer);
+    BOOST_TEST(std::string(e.what()).find("200 pieces + 100 sentinels exceed vocab_size 250") != std::string::npos, e.what());
+  }
+}
+
+// hf mode = sp mode minus the lone space piece directly before a sentinel, and nothing else.
+BOOST_AUTO_TEST_CASE(modes_and_eos) {
+  const auto tok = t5::Tokenizer::from_model_dir(test_data() / "mt5");
+  const std::string text = "The dog <extra_id_0> the river <extra_id_1>. today";
+  const auto sp = tok.encode(text, {t5::TokenizerMode::SentencePiece, true});
+  const auto hf = tok.encode(text, {t5::TokenizerMode::HuggingFace, true});
+  const auto pieces = tok.pieces(text, {t5::TokenizerMode::SentencePiece, true});
+  std::vector<std::int32_t> expected;
+  for (std::size_t i = 0; i < sp.size(); ++i)
+    if (!(pieces[i] == "\u2581" && i + 1 < sp.size() && sp[i + 1] >= 200 && sp[i + 1] < 300)) expected.push_back(sp[i]);
+  BOOST_TEST(hf == expected, boost::test_tools::per_element());
+  BOOST_TEST(hf.size() < sp.size());  // the sentence has such a space piece
+  BOOST_TEST(sp.back() == tok.eos_id());
+  const auto no_eos = tok.encode(text, {t5::TokenizerMode::SentencePiece, false});
+  BOOST_TEST(no_eos.size() + 1 == sp.size());
+  BOOST_TEST(tok.encode("", {t5::TokenizerMode::SentencePiece, false}).empty());
+  BOOST_TEST(tok.encode("") == (std::vector<std::int32_t>{1}));
+  BOOST_TEST(tok.pieces("The dog").back() == "</s>");
+  // Decoding keeps the sentinels only when asked.
+  BOOST_TEST(tok.decode(sp).find("extra_id") == std::string::npos);
+  BOOST_TEST(tok.decode(sp, false).find("<extra_id_0>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(padding_and_truncation) {
+  const auto tok = t5::Tokenizer::from_model_dir(test_data() / "mt5");
+  const std::vector<std::string> texts = {"The dog.", "A small bird sings near the old river today."};
+  const auto a = tok.encode(texts[0]), b = tok.encode(texts[1]);
+  const auto longest = tok.encode_batch(texts);
+  BOOST_TEST(longest.length == static_cast<std::int64_t>(b.size()));
+  BOOST_TEST(longest.ids[a.size()] == tok.pad_id());
+  BOOST_TEST(longest.mask[a.size() - 1] == 1);
+  BOOST_TEST(longest.mask[a.size()] == 0);
+
+  t5::BatchOptions fixed;
+  fixed.pad_to = 40;
+  const auto padded = tok.encode_batch(texts, fixed);
+  BOOST_TEST(padded.length == 40);
+  BOOST_TEST(padded.ids.size() == 80u);
+  std::int64_t tokens = 0;
+  for (const auto m : padded.mask) tokens += m;
+  BOOST_TEST(tokens == static_cast<std::int64_t>(a.size() + b.size()));
+
+  const auto n = static_cast<std::int64_t>(a.size());  // the first input fits exactly, the second not
+  fixed.pad_to = n;
+  try {
+    tok.encode_batch(texts, fixed);
+    BOOST_ERROR("no error for an input longer than pad_to");
+  } catch (const t5::Error& e) {
+    const std::string what = e.what();
+    BOOST_TEST(what.find("input 2 has " + std::to_string(b.size()) + " tokens, more than the padded length " + std::to_string(n)) !=
+                   std::string::npos,
+               what);
+  }
+  fixed.truncate = true;
+  const auto cut = tok.encode_batch(texts, fixed);
+  BOOST_TEST(cut.length == n);
+  BOOST_TEST(std::vector<std::int32_t>(cut.ids.begin(), cut.ids.begin() + n) == a);
+  BOOST_TEST(cut.ids[static_cast<std::size_t>(2 * n - 1)] == tok.eos_id());  // EOS kept at the end of the cut row
+  BOOST_TEST(std::vector<std::int32_t>(cut.ids.begin() + n, cut.ids.begin() + 2 * n - 1) ==
+             std::vector<std::int32_t>(b.begin(), b.begin() + n - 1));
+}
+
+BOOST_AUTO_TEST_CASE(bad_files_are_tokenizer_errors) {
+  const t5::test::TempDir tmp;
+  BOOST_CHECK_THROW(t5::Tokenizer::from_model_dir(tmp.path()), t5::Error);  // no spiece.model
+  std::ofstream(tmp.path() / "junk.model") << "not a sentencepiece model";
+  try {
+    t5::Tokenizer::from_spm(tmp.path() / "junk.model");
+    BOOST_ERROR("no error for a junk model");
+  } catch (const t5::Error& e) {
+    BOOST_TEST(e.code() == t5::ErrorCode::Tokenizer);
+    BOOST_TEST(std::string(e.what()).find("junk.model") != std::string::npos, e.what());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
