@@ -8,5 +8,8 @@
 namespace t5cc {
 
 int run_inspect(std::span<const std::string> args);
+int run_tokenize(std::span<const std::string> args);
+int run_encode(std::span<const std::string> args);
+int run_generate(std::span<const std::string> args);
 
 }  // namespace t5cc

@@ -15,7 +15,10 @@ void print_help() {
   std::cout << "t5cc " T5CC_VERSION " - run T5-family models (T5, Flan-T5, mT5, UMT5, Pile-T5) from HuggingFace checkpoints\n\n"
                "usage: t5cc <command> [options]\n\n"
                "commands:\n"
-               "  inspect    describe a checkpoint: detected variant, sizes, tensor inventory\n\n"
+               "  inspect    describe a checkpoint: detected variant, sizes, tensor inventory\n"
+               "  tokenize   text to token ids (or pieces) with the model's SentencePiece vocabulary\n"
+               "  encode     text to encoder hidden states (a safetensors file or a summary)\n"
+               "  generate   text to text with greedy decoding\n\n"
                "Run 't5cc <command> --help' for the options of a command.\n"
                "  -h, --help   show this help and exit\n"
                "  --version    print the version and exit\n\n"
@@ -40,6 +43,9 @@ int main(int argc, char** argv) {
     }
     const std::span<const std::string> rest(words.begin() + 1, words.end());
     if (command == "inspect") return t5cc::run_inspect(rest);
+    if (command == "tokenize") return t5cc::run_tokenize(rest);
+    if (command == "encode") return t5cc::run_encode(rest);
+    if (command == "generate") return t5cc::run_generate(rest);
     command = "t5cc";
     throw t5cc::UsageError("unknown command '" + words[0] + "'");
   } catch (const t5cc::UsageError& e) {

@@ -4,11 +4,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
 #include "run_command.hpp"
 #include "synthetic_checkpoint.hpp"
+#include "goldens.hpp"
 #include "t5/t5.hpp"
 #include "temp_dir.hpp"
 
@@ -117,6 +119,123 @@ BOOST_AUTO_TEST_CASE(compile_time_example) {
   BOOST_TEST(refused.status == 1);
   BOOST_TEST(t5::test::line_count(refused.err) == 1u, refused.err);
   BOOST_TEST(refused.err.find("use t5::load") != std::string::npos, refused.err);
+}
+
+namespace {
+
+std::filesystem::path fixture(const std::string& name) { return std::filesystem::path(std::getenv("T5CC_TEST_DATA")) / name; }
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) out.push_back(text.substr(start, end - start));
+  return out;
+}
+
+void expect_error(const std::vector<std::string>& args, int status, const std::string& fragment) {
+  const auto r = t5cc(args);
+  BOOST_TEST(r.status == status, r.err);
+  BOOST_TEST(t5::test::line_count(r.err) == 1u, r.err);
+  BOOST_TEST(r.err.find(fragment) != std::string::npos, "expected \"" << fragment << "\" in: " << r.err);
+}
+
+}  // namespace
+
+// tokenize prints Python sentencepiece's ids for the fixture texts (recorded in the goldens).
+BOOST_AUTO_TEST_CASE(tokenize_on_a_fixture) {
+  const auto dir = fixture("mt5").string();
+  auto tok = t5::Tokenizer::from_model_dir(dir);
+  const auto r = t5cc({"tokenize", "--model", dir, "The dog.", "A small bird sings."});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  const auto lines = lines_of(r.out);
+  BOOST_TEST_REQUIRE(lines.size() == 2u);
+  std::string expected;
+  for (const auto id : tok.encode("The dog.")) expected += (expected.empty() ? "" : " ") + std::to_string(id);
+  BOOST_TEST(lines[0] == expected);
+  BOOST_TEST(t5cc({"tokenize", "--model", dir, "--no-eos", ""}).out == "\n");  // an empty result is an empty line
+  BOOST_TEST(t5cc({"tokenize", "--model", dir, "--pieces", "The"}).out.find("</s>\n") != std::string::npos);
+  const auto hf = t5cc({"tokenize", "--spm", dir + "/spiece.model", "--mode=hf", "--", "--not-an-option"});
+  BOOST_TEST(hf.status == 0, hf.err);
+  BOOST_TEST(t5::test::line_count(hf.out) == 1u);
+  // One input per line from stdin.
+  const auto piped = t5::test::run_command({"/bin/bash", "-c", "printf 'The dog.\\nA small bird sings.\\n' | '" + t5::test::t5cc_binary() +
+                                                                 "' tokenize --model '" + dir + "' --input -"});
+  BOOST_TEST(piped.out == r.out);
+}
+
+// encode --out writes the documented tensors, equal to the library's encoder output; without
+// --out one summary line per input.
+BOOST_AUTO_TEST_CASE(encode_on_a_fixture) {
+  const auto dir = fixture("v1_1_gated").string();
+  t5::test::TempDir tmp;
+  const auto file = (tmp / "states.safetensors").string();
+  const auto r = t5cc({"encode", "--model", dir, "--pad-to", "16", "--out", file, "--threads", "1", "--batch-size", "2", "The dog.",
+                       "A small bird sings.", "Today"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(r.out.empty());
+  const t5::io::SafetensorsFile out(file);
+  BOOST_TEST_REQUIRE(out.find("last_hidden_state") != nullptr);
+  BOOST_TEST(out.find("last_hidden_state")->shape == (std::vector<std::int64_t>{3, 16, 48}));
+  BOOST_TEST((out.find("attention_mask")->dtype == t5::DType::I64));
+  BOOST_TEST(out.find("input_ids")->shape == (std::vector<std::int64_t>{3, 16}));
+
+  const auto tok = t5::Tokenizer::from_model_dir(dir);
+  auto model = t5::load(dir, {.threads = 1});
+  const std::vector<std::string> texts = {"The dog.", "A small bird sings.", "Today"};
+  t5::BatchOptions batching;
+  batching.pad_to = 16;
+  const auto expected = model->encode(tok.encode_batch(texts, batching));
+  std::vector<float> written(expected.values.size());
+  std::memcpy(written.data(), out.data(*out.find("last_hidden_state")).data(), written.size() * sizeof(float));
+  BOOST_TEST(t5::test::compare(written, expected.values).ok());
+
+  const auto summary = t5cc({"encode", "--model", dir, "--pool", "mean", "The dog.", "Today"});
+  BOOST_TEST(summary.status == 0, summary.err);
+  BOOST_TEST(t5::test::line_count(summary.out) == 2u, summary.out);
+  BOOST_TEST(summary.out.find("input 2: ") != std::string::npos);
+}
+
+// generate prints exactly one line per input: the library's greedy tokens, decoded.
+BOOST_AUTO_TEST_CASE(generate_on_a_fixture) {
+  const auto dir = fixture("v1_1_gated").string();
+  const std::vector<std::string> texts = {"The dog.", "A small bird sings near the river.", "Today"};
+  const auto r = t5cc({"generate", "--model", dir, "--max-new-tokens", "12", "--show-input", texts[0], texts[1], texts[2]});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  const auto tok = t5::Tokenizer::from_model_dir(dir);
+  auto model = t5::load(dir, {.threads = 1});
+  t5::GreedyOptions options;
+  options.max_new_tokens = 12;
+  const auto rows = model->generate_greedy(tok.encode_batch(texts), options);
+  const auto lines = lines_of(r.out);
+  BOOST_TEST_REQUIRE(lines.size() == 3u, r.out);
+  std::size_t at_limit = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    BOOST_TEST(lines[i] == texts[i] + " -> " + tok.decode(rows[i]));
+    at_limit += rows[i].back() != tok.eos_id();
+  }
+  // Reaching the limit warns on stderr only.
+  BOOST_TEST((r.err.find("reached --max-new-tokens 12") != std::string::npos) == (at_limit > 0), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
+  const auto dir = fixture("v1_1_gated").string();
+  t5::test::TempDir tmp;
+  expect_error({"generate", "--model", (tmp / "absent").string(), "x"}, 1, "absent");
+  std::filesystem::copy(dir, tmp / "corrupt");
+  std::filesystem::resize_file(tmp / "corrupt" / "model.safetensors", 1000);
+  expect_error({"generate", "--model", (tmp / "corrupt").string(), "x"}, 1, "model.safetensors");
+  expect_error({"encode", "--model", dir, "--frobnicate", "x"}, 2, "unknown option '--frobnicate'");
+  expect_error({"encode", "--model", dir, "--batch-size", "0", "x"}, 2, "--batch-size");
+  expect_error({"generate", "--model", dir}, 2, "no input");
+  expect_error({"generate", "--model", dir, "--input", (tmp / "nope.txt").string()}, 1, "nope.txt");
+  expect_error({"encode", "--model", dir, "--pad-to", "3", "The dog sings."}, 1, "more than the padded length 3");
+  expect_error({"generate", "--model", dir, "--device", "cuda", "x"}, 1, "--device cuda");
+  expect_error({"generate", "--model", dir, "--device", "tpu", "x"}, 2, "cpu or cuda");
+  // A failing encode --out leaves no file behind.
+  const auto file = tmp / "out.safetensors";
+  expect_error({"encode", "--model", dir, "--pad-to", "3", "--out", file.string(), "The dog sings."}, 1, "padded length");
+  BOOST_TEST(!std::filesystem::exists(file));
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) BOOST_TEST(entry.path().filename() != "out.safetensors.tmp");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
