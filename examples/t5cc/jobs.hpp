@@ -23,7 +23,7 @@ inline const std::vector<OptionSpec> job_options = {
     {"input", "FILE", "read the inputs from FILE, one per line ('-' for stdin), instead of TEXT arguments"},
     {"batch-size", "N", "inputs per batch (default 8)"},
     {"threads", "N", "CPU threads (default: all cores)"},
-    {"device", "cpu|cuda", "where the model runs (default cpu)"},
+    {"device", "cpu|cuda", "where the model runs (default cpu; cuda: the GPU backend is not in this version yet)"},
     {"quiet", "", "no progress bar"},
 };
 
@@ -73,18 +73,9 @@ struct LoadedModel {
   t5::Tokenizer tokenizer;
 };
 
-inline LoadedModel load_model(const Args& args) {
-  const std::string dir = args.require("model");
-  const std::string device = args.get("device").value_or("cpu");
-  if (device != "cpu" && device != "cuda") throw UsageError("option '--device' must be cpu or cuda, found '" + device + "'");
-  if (device == "cuda") {
-    if (!T5CC_HAVE_CUDA) throw t5::Error(t5::ErrorCode::Cuda, "--device cuda: this t5cc was built without CUDA");
-    throw t5::Error(t5::ErrorCode::Cuda, "--device cuda: the GPU backend of the models is not part of this version yet; use --device cpu");
-  }
-  const auto threads = static_cast<int>(positive_option(args, "threads", 0));
-  t5::Tokenizer tokenizer = t5::Tokenizer::from_model_dir(dir);
-  return {t5::load(dir, {.threads = threads}), std::move(tokenizer)};
-}
+/// Loads --model on --device (--threads); UsageError for a bad option, t5::Error otherwise.
+/// Defined in jobs.cpp, so that the model templates of every variant are compiled once.
+LoadedModel load_model(const Args& args);
 
 /// "[#####     ] 40/100 inputs, 12.5 inputs/s" on stderr, redrawn in place, shown only when stderr
 /// is a terminal, --quiet is absent and the job has run for a second.
