@@ -238,4 +238,38 @@ BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
   for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) BOOST_TEST(entry.path().filename() != "out.safetensors.tmp");
 }
 
+// The bundled demo model (examples/models/numbers, tools/train_demo.py) writes held-out numbers in
+// words: at least 95% of heldout.tsv must come out exactly right through our tokenizer, encoder
+// and greedy decoder (the library; the tool on a few lines, which must agree).
+BOOST_AUTO_TEST_CASE(demo_model_heldout_exact_match) {
+  const std::filesystem::path dir = std::getenv("T5CC_DEMO_MODEL");
+  std::vector<std::string> inputs, expected;
+  for (const auto& line : lines_of(t5::read_text_file(dir / "heldout.tsv"))) {
+    const auto tab = line.find('\t');
+    BOOST_TEST_REQUIRE(tab != std::string::npos, line);
+    inputs.push_back(line.substr(0, tab));
+    expected.push_back(line.substr(tab + 1));
+  }
+  BOOST_TEST_REQUIRE(inputs.size() == 200u);
+  const auto tok = t5::Tokenizer::from_model_dir(dir);
+  auto model = t5::load(dir, {.threads = 2});
+  std::size_t right = 0;
+  std::vector<std::string> outputs;
+  for (std::size_t first = 0; first < inputs.size(); first += 25) {
+    const std::span<const std::string> batch(inputs.data() + first, 25);
+    for (const auto& ids : model->generate_greedy(tok.encode_batch(batch))) outputs.push_back(tok.decode(ids));
+  }
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    right += outputs[i] == expected[i];
+    if (outputs[i] != expected[i]) BOOST_TEST_MESSAGE("wrong: " << inputs[i] << " -> " << outputs[i] << " (expected " << expected[i] << ")");
+  }
+  const double rate = static_cast<double>(right) / static_cast<double>(inputs.size());
+  BOOST_TEST_MESSAGE("demo model: " << right << " of " << inputs.size() << " held-out examples exactly right (" << 100.0 * rate << "%)");
+  BOOST_TEST(rate >= 0.95);
+
+  const auto r = t5cc({"generate", "--model", dir.string(), "--quiet", inputs[0], inputs[1], inputs[2]});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(lines_of(r.out) == std::vector<std::string>(outputs.begin(), outputs.begin() + 3), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
