@@ -270,6 +270,15 @@ BOOST_AUTO_TEST_CASE(demo_model_heldout_exact_match) {
   const auto r = t5cc({"generate", "--model", dir.string(), "--quiet", inputs[0], inputs[1], inputs[2]});
   BOOST_TEST_REQUIRE(r.status == 0, r.err);
   BOOST_TEST(lines_of(r.out) == std::vector<std::string>(outputs.begin(), outputs.begin() + 3), boost::test_tools::per_element());
+
+  // The other commands on the demo: its vocabulary splits digits (train_demo.py: split_digits, a
+  // dummy prefix), it is a v1.1 model, and encode describes every input.
+  BOOST_TEST(t5cc({"tokenize", "--model", dir.string(), "--pieces", "1999"}).out == "\u2581 1 9 9 9 </s>\n");
+  const auto inspect = t5cc({"inspect", "--model", dir.string()});
+  BOOST_TEST(inspect.out.find("preset     v1_1") != std::string::npos, inspect.out);
+  const auto encode = t5cc({"encode", "--model", dir.string(), "42", "1999"});
+  BOOST_TEST(encode.status == 0, encode.err);
+  BOOST_TEST(encode.out.find("input 2: 6 tokens, states [6, 128]") != std::string::npos, encode.out);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
