@@ -67,6 +67,8 @@ The seeds and eos biases in FIXTURES were found by `--search` (seeds seed0, seed
 fixed eos_bias grid, first pair that passes) and then hard-coded.
 
 Also written:
+  tests/data/spiece_sentinels.model, .json  a SentencePiece model holding the 100 sentinels itself (user-defined
+      symbols right after the special pieces) and Python sentencepiece's ids for two texts using them.
   tests/data/relative_buckets.safetensors  HF's T5Attention._relative_position_bucket for relative_position
       (I64 [601], -300..300, memory position minus query position) under (num_buckets, max_distance)
       (32, 128) and (16, 24): I64 [601] bidirectional_32_128, causal_32_128, bidirectional_16_24,
@@ -427,6 +429,28 @@ def build_buckets(out_dir):
     return ["relative_buckets.safetensors"]
 
 
+def build_sentinel_spiece(out_dir):
+    """A SentencePiece model that holds T5's sentinels itself (user-defined symbols, <extra_id_99> first,
+    so they sit right after the special pieces), and Python sentencepiece's ids for texts using them:
+    t5cc must use these ids rather than add the sentinels again."""
+    buf = io.BytesIO()
+    spm.set_random_generator_seed(1)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus(3000, 20240601)), model_writer=buf, model_type="unigram", vocab_size=300,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, pad_piece="<pad>", eos_piece="</s>", unk_piece="<unk>",
+        user_defined_symbols=[f"<extra_id_{n}>" for n in range(99, -1, -1)],
+        normalization_rule_name="identity", character_coverage=1.0, num_threads=1, minloglevel=2)
+    with open(os.path.join(out_dir, "spiece_sentinels.model"), "wb") as f:
+        f.write(buf.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+    texts = ["The dog <extra_id_0> the river <extra_id_1>.", "<extra_id_99>A small bird<extra_id_42> sings."]
+    with open(os.path.join(out_dir, "spiece_sentinels.json"), "w") as f:
+        json.dump({"built_by": "tools/make_fixtures.py", "pieces": sp.get_piece_size(),
+                   "ids": {t: sp.encode(t) for t in texts}}, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return ["spiece_sentinels.model", "spiece_sentinels.json"]
+
+
 def build_chronos(src, out_dir):
     weights = os.path.join(src, "model.safetensors")
     with open(os.path.join(src, "config.json")) as f:
@@ -502,6 +526,7 @@ def main():
             for name in names]
     if args.only is None:
         jobs.append(("relative_buckets", ROOT, build_buckets))
+        jobs.append(("sentinel_spiece", ROOT, build_sentinel_spiece))
         if os.path.isdir(args.chronos):
             jobs.append(("external", os.path.join(ROOT, "external"), lambda out: build_chronos(args.chronos, out)))
         else:

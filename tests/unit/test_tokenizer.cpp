@@ -91,6 +91,22 @@ BOOST_AUTO_TEST_CASE(sentinel_count_and_ids) {
   }
 }
 
+// A SentencePiece model that holds the sentinels itself (trained with them as user-defined
+// symbols, so they sit after the special pieces): they keep the model's ids, which Python's
+// sentencepiece gave for texts using them, and are not added again.
+BOOST_AUTO_TEST_CASE(sentinels_already_in_the_model) {
+  const auto tok = t5::Tokenizer::from_spm(test_data() / "spiece_sentinels.model");
+  const auto recorded = t5::io::Json::parse(t5::read_text_file(test_data() / "spiece_sentinels.json"));
+  BOOST_TEST(tok.vocab_size() == recorded.at("pieces").get<std::int64_t>());
+  BOOST_TEST(tok.sentinel_count() == 100);
+  BOOST_TEST(tok.piece_count() == 200);
+  BOOST_TEST(tok.sentinel_id(99) == 3);
+  BOOST_TEST(tok.sentinel_id(0) == 102);
+  for (const auto& [text, ids] : recorded.at("ids").items())
+    BOOST_TEST(tok.encode(text, {t5::TokenizerMode::SentencePiece, false}) == ids.get<std::vector<std::int32_t>>(), text);
+  BOOST_TEST(tok.decode(tok.encode("The dog <extra_id_0> the river.")) == "The dog  the river.");
+}
+
 // hf mode = sp mode minus the lone space piece directly before a sentinel, and nothing else.
 BOOST_AUTO_TEST_CASE(modes_and_eos) {
   const auto tok = t5::Tokenizer::from_model_dir(test_data() / "mt5");

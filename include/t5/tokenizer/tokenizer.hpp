@@ -142,12 +142,12 @@ class Tokenizer {
   std::int32_t pad_id() const noexcept { return pad_id_; }
   std::int32_t eos_id() const noexcept { return eos_id_; }
   std::int32_t unk_id() const { return sp_->unk_id(); }
-  /// Pieces of the SentencePiece model without the sentinels this tokenizer added.
+  /// Pieces of the SentencePiece model other than the sentinels.
   std::int64_t piece_count() const noexcept { return pieces_; }
   std::int64_t sentinel_count() const noexcept { return sentinels_; }
   /// Ids this tokenizer produces: pieces + sentinels.
   std::int64_t vocab_size() const noexcept { return pieces_ + sentinels_; }
-  /// The id of <extra_id_n>: pieces + (count - 1) - n.
+  /// The id of <extra_id_n>: pieces + (count - 1) - n when t5cc appended them (T5's layout).
   std::int32_t sentinel_id(std::int64_t n) const {
     if (n < 0 || n >= sentinels_) throw Error(ErrorCode::InvalidArgument, "no sentinel <extra_id_" + std::to_string(n) + ">");
     return static_cast<std::int32_t>(first_sentinel_ + (sentinels_ - 1) - n);
@@ -168,7 +168,8 @@ class Tokenizer {
   }
 
   /// Appends `count` user-defined pieces, <extra_id_{count-1}> first and <extra_id_0> last, unless
-  /// the model has them already (then they keep their ids and must be consecutive in that order).
+  /// the model has them already (then they keep their ids, wherever the model put them, and must be
+  /// consecutive in that order).
   void add_sentinels(std::int64_t count, const std::string& where) {
     const std::string first = "<extra_id_" + std::to_string(count - 1) + ">";
     if (count > 0 && sp_->IdToPiece(sp_->PieceToId(first)) == first) {
@@ -178,7 +179,7 @@ class Tokenizer {
         if (sp_->PieceToId(piece) != first_sentinel_ + (count - 1) - n)
           throw Error(ErrorCode::Tokenizer, where + ": the model holds sentinels, but " + piece + " is not where T5 puts it");
       }
-      pieces_ = first_sentinel_;
+      pieces_ = sp_->GetPieceSize() - count;
       sentinels_ = count;
     } else {
       std::string bytes = serialized_;
