@@ -57,6 +57,7 @@ concept Backend = requires(B& b, const B& cb, typename B::Act* act, const typena
   { b.template allocate<float>(n, n) } -> std::same_as<typename B::template Buffer<float>>;
   { b.template upload<float>(std::span<const float>{}, n, n) } -> std::same_as<typename B::template Buffer<float>>;
   b.template download<float>(cf32, std::span<float>{});
+  b.template upload_into<std::int32_t>(std::span<const std::int32_t>{}, out_ids);
   b.embed(ids, ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<float, typename B::Space>{});
   b.rms_norm(RmsNormParams<typename B::Act>{});
   b.linear(ConstMatrixView<typename B::Act, typename B::Space>{}, ConstMatrixView<typename B::Act, typename B::Space>{},
