@@ -21,10 +21,12 @@ struct TokenBatch {
   std::vector<std::uint8_t> mask;
   std::vector<std::int32_t> documents;
 
-  /// Rows of different lengths, right-padded with `pad_id` to the longest, with their mask.
-  static TokenBatch from_rows(const std::vector<std::vector<std::int32_t>>& rows, std::int32_t pad_id) {
+  /// Rows of different lengths, right-padded with `pad_id` to the longest (or to `min_length` when
+  /// that is longer), with their mask.
+  static TokenBatch from_rows(const std::vector<std::vector<std::int32_t>>& rows, std::int32_t pad_id, std::int64_t min_length = 0) {
     TokenBatch t;
     t.batch = static_cast<std::int64_t>(rows.size());
+    t.length = min_length;
     for (const auto& r : rows) t.length = std::max<std::int64_t>(t.length, static_cast<std::int64_t>(r.size()));
     t.ids.assign(static_cast<std::size_t>(t.batch * t.length), pad_id);
     t.mask.assign(t.ids.size(), 0);

@@ -117,9 +117,7 @@ class Tokenizer {
       }
       rows.push_back(std::move(ids));
     }
-    TokenBatch batch = TokenBatch::from_rows(rows, pad_id_);
-    if (options.pad_to > batch.length) batch = pad_rows(batch, options.pad_to);
-    return batch;
+    return TokenBatch::from_rows(rows, pad_id_, options.pad_to);
   }
 
   /// Text of `ids`. With skip_special, pad, eos, unk and sentinels are left out (as HF's
@@ -215,21 +213,6 @@ class Tokenizer {
 
   static void check(const sentencepiece::util::Status& status, const std::string& what) {
     if (!status.ok()) throw Error(ErrorCode::Tokenizer, what + ": " + status.ToString());
-  }
-
-  /// `batch` right-padded with pad to `length` columns.
-  TokenBatch pad_rows(const TokenBatch& batch, std::int64_t length) const {
-    TokenBatch out;
-    out.batch = batch.batch;
-    out.length = length;
-    out.ids.assign(static_cast<std::size_t>(out.batch * length), pad_id_);
-    out.mask.assign(out.ids.size(), 0);
-    for (std::int64_t b = 0; b < batch.batch; ++b)
-      for (std::int64_t s = 0; s < batch.length; ++s) {
-        out.ids[static_cast<std::size_t>(b * length + s)] = batch.ids[static_cast<std::size_t>(b * batch.length + s)];
-        out.mask[static_cast<std::size_t>(b * length + s)] = batch.mask[static_cast<std::size_t>(b * batch.length + s)];
-      }
-    return out;
   }
 
   std::shared_ptr<sentencepiece::SentencePieceProcessor> sp_;
