@@ -22,12 +22,12 @@ int main(int argc, char** argv) {
     std::cout << "encoder states [" << states.shape[0] << ", " << states.shape[1] << ", " << states.shape[2]
               << "], row 1, position 0, first value " << states.at(1, 0, 0) << "\n";
 
-    t5::GreedyOptions options;
+    t5::GenerationOptions options;  // greedy; num_beams, do_sample etc. as in transformers.generate
     options.max_new_tokens = 8;
-    const t5::GeneratedRows rows = model.generate_greedy(input, options);
-    for (std::size_t r = 0; r < rows.size(); ++r) {
+    const t5::Generation generated = model.generate(input, options);
+    for (std::int64_t r = 0; r < input.batch; ++r) {
       std::cout << "row " << r << " generated:";
-      for (const std::int32_t id : rows[r]) std::cout << ' ' << id;
+      for (const std::int32_t id : generated.at(r).tokens) std::cout << ' ' << id;
       std::cout << "\n";
     }
   } catch (const t5::Error& e) {

@@ -106,9 +106,9 @@ BOOST_AUTO_TEST_CASE(compile_time_example) {
   BOOST_TEST(ok.out.find("encoder states [2, 5, 48]") == 0u, ok.out);
 
   auto model = t5::load(data / "v1_1_gated", {.threads = 1});
-  t5::GreedyOptions options;
+  t5::GenerationOptions options;
   options.max_new_tokens = 8;
-  const auto rows = model->generate_greedy(t5::TokenBatch::from_rows({{5, 6, 7, 8, 1}, {9, 10, 1}}, 0), options);
+  const auto rows = model->generate(t5::TokenBatch::from_rows({{5, 6, 7, 8, 1}, {9, 10, 1}}, 0), options).token_rows();
   for (std::size_t r = 0; r < rows.size(); ++r) {
     std::string line = "row " + std::to_string(r) + " generated:";
     for (const auto id : rows[r]) line += " " + std::to_string(id);
@@ -203,9 +203,9 @@ BOOST_AUTO_TEST_CASE(generate_on_a_fixture) {
   BOOST_TEST_REQUIRE(r.status == 0, r.err);
   const auto tok = t5::Tokenizer::from_model_dir(dir);
   auto model = t5::load(dir, {.threads = 1});
-  t5::GreedyOptions options;
+  t5::GenerationOptions options;
   options.max_new_tokens = 12;
-  const auto rows = model->generate_greedy(tok.encode_batch(texts), options);
+  const auto rows = model->generate(tok.encode_batch(texts), options).token_rows();
   const auto lines = lines_of(r.out);
   BOOST_TEST_REQUIRE(lines.size() == 3u, r.out);
   std::size_t at_limit = 0;
@@ -257,7 +257,7 @@ BOOST_AUTO_TEST_CASE(demo_model_heldout_exact_match) {
   std::vector<std::string> outputs;
   for (std::size_t first = 0; first < inputs.size(); first += 25) {
     const std::span<const std::string> batch(inputs.data() + first, 25);
-    for (const auto& ids : model->generate_greedy(tok.encode_batch(batch))) outputs.push_back(tok.decode(ids));
+    for (const auto& s : model->generate(tok.encode_batch(batch)).sequences) outputs.push_back(tok.decode(s.tokens));
   }
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     right += outputs[i] == expected[i];

@@ -10,7 +10,8 @@ int main(int argc, char** argv) {
   std::cout << model->detected().preset() << "\n";
   const auto input = t5::TokenBatch::from_rows({{5, 6, 7, 8, 1}, {9, 10, 1}}, 0);
   const t5::HostTensor states = model->encode(input);
-  const t5::GeneratedRows rows = model->generate_greedy(input);
-  std::cout << "states " << states.shape[0] << " " << states.shape[1] << " " << states.shape[2] << ", " << rows.size() << " rows\n";
+  const t5::Generation generated = model->generate(input);
+  std::cout << "states " << states.shape[0] << " " << states.shape[1] << " " << states.shape[2] << ", " << generated.sequences.size()
+            << " rows\n";
   return 0;
 }

@@ -227,10 +227,10 @@ BOOST_AUTO_TEST_CASE(cached_steps_equal_teacher_forcing) {
       const auto input = sample_input(h.vocab_size);
       const std::int64_t steps = h.max_distance + 12;
       std::vector<float> step_logits;
-      t5::GreedyOptions options;
+      t5::GenerationOptions options;
       options.max_new_tokens = steps;
-      options.on_step = [&](std::int64_t, std::span<const float> logits) { step_logits.insert(step_logits.end(), logits.begin(), logits.end()); };
-      const auto rows = model->generate_greedy(input, options);
+      options.on_logits = [&](std::int64_t, std::span<const float> logits) { step_logits.insert(step_logits.end(), logits.begin(), logits.end()); };
+      const auto rows = model->generate(input, options).token_rows();
       const auto taken = static_cast<std::int64_t>(step_logits.size()) / (input.batch * h.vocab_size);
 
       // The decoder input the loop fed: start token, then each row's tokens, pad after its EOS.
@@ -261,28 +261,51 @@ BOOST_AUTO_TEST_CASE(cached_steps_equal_teacher_forcing) {
 }
 
 // Everything the decode loop needs is allocated before its first step: a longer generation makes
-// exactly as many heap allocations as a short one (counting operator new and malloc, Eigen's too).
+// exactly as many heap allocations as a short one (counting operator new and malloc, Eigen's too),
+// for every search: the caches, the beam hypotheses and the sampling scratch are allocated once.
 BOOST_AUTO_TEST_CASE(no_allocation_per_step) {
   auto model = load("v1_1_gated");
   const auto input = sample_input(model->hparams().vocab_size);
-  auto count = [&](std::int64_t steps, std::int64_t& taken) {
-    t5::GreedyOptions options;
-    options.max_new_tokens = steps;
-    const std::int64_t before = t5::test::allocations();
-    const auto rows = model->generate_greedy(input, options);
-    const std::int64_t after = t5::test::allocations();
-    taken = 0;
-    for (const auto& r : rows) taken = std::max<std::int64_t>(taken, static_cast<std::int64_t>(r.size()));
-    return after - before;
+  struct Search {
+    const char* name;
+    t5::GenerationOptions options;
   };
-  std::int64_t short_steps = 0, long_steps = 0;
-  count(40, long_steps);  // warm-up: first-use allocations of the OpenMP runtime
-  const auto short_run = count(3, short_steps);
-  const auto long_run = count(40, long_steps);
-  BOOST_TEST_MESSAGE("allocations: " << short_run << " for " << short_steps << " steps, " << long_run << " for " << long_steps << " steps");
-  BOOST_TEST_REQUIRE(long_steps > short_steps + 10);
-  BOOST_TEST(short_run > 0);  // the counter does count this code's allocations
-  BOOST_TEST(long_run == short_run);
+  std::vector<Search> searches(4);
+  searches[0].name = "greedy";
+  searches[1].name = "greedy with processors and scores";
+  searches[1].options.repetition_penalty = 1.3f;
+  searches[1].options.no_repeat_ngram_size = 2;
+  searches[1].options.output_scores = true;
+  searches[2].name = "sampling, top-p, 2 per input";
+  searches[2].options.do_sample = true;
+  searches[2].options.top_p = 0.9f;
+  searches[2].options.num_return_sequences = 2;
+  searches[3].name = "beam search, 4 beams, 2 returned";
+  searches[3].options.num_beams = 4;
+  searches[3].options.num_return_sequences = 2;
+  searches[3].options.early_stopping = t5::EarlyStopping::Never;
+  for (auto& [name, options] : searches) {
+    BOOST_TEST_CONTEXT(name) {
+      auto count = [&](std::int64_t steps, std::int64_t& taken) {
+        options.max_new_tokens = steps;
+        options.min_new_tokens = steps;  // every run takes all its steps
+        const std::int64_t before = t5::test::allocations();
+        const auto generated = model->generate(input, options);
+        const std::int64_t after = t5::test::allocations();
+        taken = generated.steps;
+        return after - before;
+      };
+      std::int64_t short_steps = 0, long_steps = 0;
+      count(40, long_steps);  // warm-up: first-use allocations of the OpenMP runtime
+      const auto short_run = count(3, short_steps);
+      const auto long_run = count(40, long_steps);
+      BOOST_TEST_MESSAGE(name << ": allocations: " << short_run << " for " << short_steps << " steps, " << long_run << " for " << long_steps
+                              << " steps");
+      BOOST_TEST_REQUIRE(long_steps == 40);
+      BOOST_TEST(short_run > 0);  // the counter does count this code's allocations
+      BOOST_TEST(long_run == short_run);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -295,9 +318,9 @@ BOOST_AUTO_TEST_CASE(thread_count_does_not_change_results) {
   const auto input = sample_input(one->hparams().vocab_size);
   const auto agreement = compare(one->encode(input).values, two->encode(input).values);
   BOOST_TEST(agreement.ok(), agreement);
-  t5::GreedyOptions options;
+  t5::GenerationOptions options;
   options.max_new_tokens = 10;
-  BOOST_CHECK(one->generate_greedy(input, options) == two->generate_greedy(input, options));
+  BOOST_CHECK(one->generate(input, options).token_rows() == two->generate(input, options).token_rows());
 }
 
 BOOST_AUTO_TEST_CASE(compile_time_model_equals_runtime_selection) {
@@ -330,9 +353,9 @@ BOOST_AUTO_TEST_CASE(bad_calls_are_clear_errors) {
 
   auto decoder = t5::TokenBatch::from_rows({{0, 5}, {0, 6}}, 0);
   expect_error([&] { model->logits(input, decoder); }, t5::ErrorCode::InvalidArgument, "decoder input has 2 rows, the input 3");
-  t5::GreedyOptions options;
+  t5::GenerationOptions options;
   options.max_new_tokens = 0;
-  expect_error([&] { model->generate_greedy(input, options); }, t5::ErrorCode::InvalidArgument, "max_new_tokens must be positive");
+  expect_error([&] { model->generate(input, options); }, t5::ErrorCode::InvalidArgument, "max_new_tokens must be positive");
 }
 
 // An encoder-only checkpoint (how diffusion text encoders ship) encodes exactly as the full model
@@ -353,7 +376,7 @@ BOOST_AUTO_TEST_CASE(encoder_only_checkpoints) {
     const auto input = sample_input(m.hparams.vocab_size);
     BOOST_TEST(encoder->encode(input).values == full->encode(input).values);
     expect_error([&] { encoder->logits(input, input); }, t5::ErrorCode::InvalidArgument, "holds only an encoder");
-    expect_error([&] { encoder->generate_greedy(input); }, t5::ErrorCode::InvalidArgument, "holds only an encoder");
+    expect_error([&] { encoder->generate(input); }, t5::ErrorCode::InvalidArgument, "holds only an encoder");
     std::filesystem::remove_all(tmp.path() / "full");
     std::filesystem::remove_all(tmp.path() / "encoder");
   }

@@ -63,9 +63,9 @@ BOOST_AUTO_TEST_CASE(teacher_forced_logits) {
 
 BOOST_AUTO_TEST_CASE(greedy_generation) {
   auto& f = Fixture::get();
-  t5::GreedyOptions options;
+  t5::GenerationOptions options;
   options.max_new_tokens = f.steps;
-  const auto rows = f.model->generate_greedy(f.input, options);
+  const auto rows = f.model->generate(f.input, options).token_rows();
   auto golden = f.goldens->ints("generated_ids");  // [batch, 1 + steps], starting with the decoder start id
   std::vector<std::int64_t> expected;
   for (std::int64_t b = 0; b < f.input.batch; ++b) {
@@ -86,9 +86,9 @@ BOOST_AUTO_TEST_CASE(padded_rows_equal_rows_alone) {
   auto& f = Fixture::get();
   const auto states = f.model->encode(f.input);
   const auto logits = f.model->logits(f.input, f.decoder_input);
-  t5::GreedyOptions options;
+  t5::GenerationOptions options;
   options.max_new_tokens = f.steps;
-  const auto generated = f.model->generate_greedy(f.input, options);
+  const auto generated = f.model->generate(f.input, options).token_rows();
   for (std::int64_t b = 0; b < f.input.batch; ++b) {
     BOOST_TEST_CONTEXT("row " << b) {
       const auto input = t5::test::row_alone(f.input, b);
@@ -97,8 +97,8 @@ BOOST_AUTO_TEST_CASE(padded_rows_equal_rows_alone) {
       BOOST_TEST(enc.ok(), "encoder: " << enc);
       const auto dec = compare(f.model->logits(input, decoder_input).values, t5::test::slice(logits, b, decoder_input.length));
       BOOST_TEST(dec.ok(), "logits: " << dec);
-      const auto alone = f.model->generate_greedy(input, options);
-      BOOST_TEST(alone[0] == generated[static_cast<std::size_t>(b)], boost::test_tools::per_element());
+      const auto alone = f.model->generate(input, options).at(0).tokens;
+      BOOST_TEST(alone == generated[static_cast<std::size_t>(b)], boost::test_tools::per_element());
     }
   }
 }

@@ -121,7 +121,7 @@ inline std::int64_t valid_length(const TokenBatch& t, std::int64_t row) {
 }
 
 /// Generated rows as HF returns them without the start token: padded with pad_id to `steps`.
-inline std::vector<std::int64_t> padded(const GeneratedRows& rows, std::int64_t steps, std::int64_t pad_id) {
+inline std::vector<std::int64_t> padded(const std::vector<std::vector<std::int32_t>>& rows, std::int64_t steps, std::int64_t pad_id) {
   std::vector<std::int64_t> out;
   for (const auto& r : rows) {
     for (const auto id : r) out.push_back(id);

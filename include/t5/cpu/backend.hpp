@@ -157,6 +157,7 @@ class Backend {
   void attention(const AttentionArgs<T, HostSpace>& a) {
     check(a.kv_len <= a.kv_rows && a.q.cols == a.heads * a.head_dim && a.out.cols == a.q.cols, "attention: inconsistent sizes");
     check(a.documents == nullptr || a.q_len == a.kv_len, "attention: packed documents need q_len == kv_len");
+    check(a.kv_share >= 1 && a.batch % a.kv_share == 0, "attention: kv_share must divide the batch");
     reserve_attention(a.kv_len);
     const std::int64_t blocks = (a.q_len + q_block - 1) / q_block;
     const std::int64_t tasks = a.batch * a.heads * blocks;
@@ -224,12 +225,13 @@ class Backend {
     float* scores_data = scores_.data() + static_cast<std::size_t>(thread) * q_block * std::max<std::int64_t>(n, 1);
     Eigen::Map<RowMajor> scores(scores_data, count, n);
     const auto q = map(a.q.rows_from(b * a.q_len + first, count).cols_from(h * d, d));
-    const auto k = map(a.k.rows_from(b * a.kv_rows, n).cols_from(h * d, d));
-    const auto v = map(a.v.rows_from(b * a.kv_rows, n).cols_from(h * d, d));
+    const std::int64_t kb = b / a.kv_share;  // the key row this batch row reads
+    const auto k = map(a.k.rows_from(kb * a.kv_rows, n).cols_from(h * d, d));
+    const auto v = map(a.v.rows_from(kb * a.kv_rows, n).cols_from(h * d, d));
     scores.noalias() = q * k.transpose();  // scaled below: see product()
     if (a.scale != 1.0f) scores *= a.scale;
 
-    const std::uint8_t* key_mask = a.key_mask ? a.key_mask + b * a.key_mask_ld : nullptr;
+    const std::uint8_t* key_mask = a.key_mask ? a.key_mask + kb * a.key_mask_ld : nullptr;
     const std::int32_t* docs = a.documents ? a.documents + b * a.q_len : nullptr;
     for (std::int64_t i = 0; i < count; ++i) {
       const std::int64_t position = a.q_position + first + i;

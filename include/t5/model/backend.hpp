@@ -22,7 +22,7 @@ struct PositionBiasArgs {
 };
 
 /// One attention call over a batch, all heads: out = softmax(scale * q k^T + bias, visible keys) v.
-/// Key j of batch row b is visible to query i when key_mask[b, j] is set, j <= its position when
+/// Key j of batch row b is visible to query i when key_mask[b / kv_share, j] is set, j <= its position when
 /// causal, and its document equals the query's when documents are given. A query with no visible
 /// key outputs zeros (HF would spread it uniformly over masked keys; no T5 input produces one).
 template <class T, class Space>
@@ -35,6 +35,9 @@ struct AttentionArgs {
   std::int64_t q_len = 0;
   std::int64_t kv_rows = 0;     ///< rows reserved per batch row in k and v (a cache's capacity)
   std::int64_t kv_len = 0;      ///< keys in use per batch row, <= kv_rows
+  /// Consecutive batch rows that read the same keys, values and key mask: row b reads those of key
+  /// row b / kv_share (the beams or samples of one input share its cross-attention K/V).
+  std::int64_t kv_share = 1;
   std::int64_t heads = 0;
   std::int64_t head_dim = 0;
   std::int64_t q_position = 0;  ///< position of query 0 among the keys (the tokens already cached)

@@ -13,51 +13,81 @@
 
 namespace t5 {
 
+/// How decoder rows map onto encoder rows, and the cache they need.
+struct DecoderLayout {
+  std::int64_t inputs = 0;          ///< encoder rows
+  std::int64_t rows_per_input = 1;  ///< decoder rows per encoder row (beams or samples), sharing its cross-attention K/V
+  std::int64_t capacity = 0;        ///< positions the self-attention cache holds per decoder row
+  bool reorderable = false;         ///< allocate the scratch reorder_cache needs (beam search)
+  std::int64_t rows() const { return inputs * rows_per_input; }
+};
+
 /// What the decoder keeps across calls for one batch: the self-attention K/V cache of every layer
-/// (allocated once for `capacity` positions), the cross-attention K/V of every layer (computed
-/// once from the encoder output), and the masks.
+/// (allocated once for `capacity` positions per decoder row), the cross-attention K/V of every layer
+/// (computed once per encoder row, shared by its decoder rows), and the masks.
 template <Backend B>
 struct DecoderState {
   using Act = typename B::Act;
-  std::int64_t batch = 0;
+  DecoderLayout layout;
+  std::int64_t batch = 0;     ///< decoder rows
   std::int64_t capacity = 0;  ///< positions the self-attention cache holds per row
   std::int64_t length = 0;    ///< positions already in the cache
   std::int64_t encoder_length = 0;
   std::vector<typename B::template Buffer<Act>> self_kv;   ///< per layer [batch * capacity, 2 * inner]: k | v
-  std::vector<typename B::template Buffer<Act>> cross_kv;  ///< per layer [batch * encoder_length, 2 * inner]: k | v
+  std::vector<typename B::template Buffer<Act>> cross_kv;  ///< per layer [inputs * encoder_length, 2 * inner]: k | v
+  typename B::template Buffer<Act> reorder_scratch;        ///< [batch * capacity, 2 * inner] when reorderable
   typename B::template Buffer<std::uint8_t> self_mask;     ///< [batch, capacity] decoder padding, 1 = token
-  typename B::template Buffer<std::uint8_t> encoder_mask;  ///< [batch, encoder_length], 1 = token
+  typename B::template Buffer<std::uint8_t> encoder_mask;  ///< [inputs, encoder_length], 1 = token
 
-  /// Bytes held by the self-attention cache.
+  /// Bytes of K/V held: the self-attention caches, the cross-attention K/V and the reorder scratch.
   std::size_t cache_bytes() const {
-    std::size_t n = 0;
+    std::size_t n = reorder_scratch.bytes();
     for (const auto& kv : self_kv) n += kv.bytes();
+    for (const auto& kv : cross_kv) n += kv.bytes();
     return n;
   }
 };
 
 /// Allocates the caches and computes the cross-attention K/V of every layer from the encoder
-/// output `encoded` [batch * encoder_length, d_model] (HF computes them at the first step and
-/// reuses them). `encoder_mask` and `self_mask` are host vectors [batch, encoder_length] and
-/// [batch, capacity].
+/// output `encoded` [inputs * encoder_length, d_model] (HF computes them at the first step and
+/// reuses them). `encoder_mask` and `self_mask` are host vectors [inputs, encoder_length] and
+/// [decoder rows, capacity].
 template <VariantLike V, Backend B>
 DecoderState<B> start_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, ConstMatrixView<typename B::Act, typename B::Space> encoded,
-                              std::int64_t batch, std::span<const std::uint8_t> encoder_mask, std::int64_t capacity,
-                              std::span<const std::uint8_t> self_mask) {
+                              const DecoderLayout& layout, std::span<const std::uint8_t> encoder_mask, std::span<const std::uint8_t> self_mask) {
   using Act = typename B::Act;
   DecoderState<B> s;
-  s.batch = batch;
-  s.capacity = capacity;
-  s.encoder_length = encoded.rows / batch;
+  s.layout = layout;
+  s.batch = layout.rows();
+  s.capacity = layout.capacity;
+  s.encoder_length = encoded.rows / layout.inputs;
   const std::int64_t inner = h.inner_dim();
   for (const auto& layer : w.decoder) {
-    s.self_kv.push_back(b.template allocate<Act>(batch * capacity, 2 * inner));
+    s.self_kv.push_back(b.template allocate<Act>(s.batch * s.capacity, 2 * inner));
     s.cross_kv.push_back(b.template allocate<Act>(encoded.rows, 2 * inner));
     b.linear(encoded, layer.cross_attention.kv.view(), s.cross_kv.back().view());
   }
-  s.encoder_mask = b.template upload<std::uint8_t>(encoder_mask, batch, s.encoder_length);
-  s.self_mask = b.template upload<std::uint8_t>(self_mask, batch, capacity);
+  if (layout.reorderable) s.reorder_scratch = b.template allocate<Act>(s.batch * s.capacity, 2 * inner);
+  s.encoder_mask = b.template upload<std::uint8_t>(encoder_mask, layout.inputs, s.encoder_length);
+  s.self_mask = b.template upload<std::uint8_t>(self_mask, s.batch, s.capacity);
   return s;
+}
+
+/// Beam search: row r continues from row parents[r], so its self-attention cache becomes a copy of
+/// that row's. The copies go through the preallocated scratch (all reads before any write); rows
+/// that continue themselves are not touched.
+template <Backend B>
+void reorder_cache(B& b, DecoderState<B>& s, std::span<const std::int32_t> parents) {
+  if (s.length == 0) return;
+  const std::int64_t cap = s.capacity, len = s.length;
+  auto scratch = s.reorder_scratch.view();
+  for (auto& kv : s.self_kv) {
+    auto cache = kv.view();
+    for (std::int64_t r = 0; r < s.batch; ++r)
+      if (parents[static_cast<std::size_t>(r)] != r) b.copy(cache.rows_from(parents[static_cast<std::size_t>(r)] * cap, len), scratch.rows_from(r * cap, len));
+    for (std::int64_t r = 0; r < s.batch; ++r)
+      if (parents[static_cast<std::size_t>(r)] != r) b.copy(scratch.rows_from(r * cap, len), cache.rows_from(r * cap, len));
+  }
 }
 
 /// Runs `q_len` new tokens per row (ids [batch, q_len] in backend memory) through the decoder at
@@ -112,6 +142,7 @@ void run_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, DecoderSta
     cross.v = kv.cols_from(inner, inner);
     cross.out = attended;
     cross.kv_rows = cross.kv_len = state.encoder_length;
+    cross.kv_share = state.layout.rows_per_input;
     cross.key_mask = state.encoder_mask.data();
     cross.key_mask_ld = state.encoder_length;
     b.attention(cross);

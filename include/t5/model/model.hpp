@@ -12,7 +12,8 @@
 
 #include "t5/config/detect.hpp"
 #include "t5/cpu/backend.hpp"
-#include "t5/generation/greedy.hpp"
+#include "t5/generation/options.hpp"
+#include "t5/generation/search.hpp"
 #include "t5/model/batch.hpp"
 #include "t5/model/checkpoint.hpp"
 #include "t5/model/decoder.hpp"
@@ -42,8 +43,10 @@ class AnyModel {
   /// Teacher-forced logits [batch, decoder length, vocab] for the decoder ids (which start with
   /// the decoder start token); the decoder mask pads them, the encoder mask pads cross-attention.
   virtual HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input) = 0;
-  /// Batched greedy decoding from the decoder start token; each row stops at its first EOS.
-  virtual GeneratedRows generate_greedy(const TokenBatch& input, const GreedyOptions& options = {}) = 0;
+  /// Generates from the decoder start token as transformers.generate does (generation/options.hpp):
+  /// greedy, sampling or beam search over a batch of inputs of any lengths; each input finishes on its
+  /// own and its result does not depend on the other rows. The caches are allocated once per call.
+  virtual Generation generate(const TokenBatch& input, const GenerationOptions& options = {}) = 0;
 };
 
 template <VariantLike V, Backend B = cpu::Backend<float>>
@@ -80,7 +83,7 @@ class Model final : public AnyModel {
                                                   std::to_string(input.batch));
     Encoded e = run_encoder_on(input);
     const std::int64_t rows = decoder_input.batch * decoder_input.length;
-    DecoderState<B> state = start_decoder(backend_, weights_, hparams(), e.states.view(), input.batch, e.mask, decoder_input.length,
+    DecoderState<B> state = start_decoder(backend_, weights_, hparams(), e.states.view(), {input.batch, 1, decoder_input.length}, e.mask,
                                           decoder_input.mask_or_ones());
     auto ids = backend_.template upload<std::int32_t>(decoder_input.ids, decoder_input.batch, decoder_input.length);
     Activations<B> act(backend_, hparams(), V::gated, rows);
@@ -94,39 +97,51 @@ class Model final : public AnyModel {
     return {{decoder_input.batch, decoder_input.length, hparams().vocab_size}, std::move(out)};
   }
 
-  GeneratedRows generate_greedy(const TokenBatch& input, const GreedyOptions& options = {}) override {
+  Generation generate(const TokenBatch& input, const GenerationOptions& options = {}) override {
     require_decoder();
-    if (options.max_new_tokens <= 0)
-      throw Error(ErrorCode::InvalidArgument, "max_new_tokens must be positive, found " + std::to_string(options.max_new_tokens));
+    options.validate();
     const Hparams& h = hparams();
-    const std::int64_t batch = input.batch, steps = options.max_new_tokens;
+    const SpecialIds ids = special_ids(options);
+    if (!options.row_keys.empty() && static_cast<std::int64_t>(options.row_keys.size()) != input.batch)
+      throw Error(ErrorCode::InvalidArgument, "generate: " + std::to_string(options.row_keys.size()) + " row_keys for " +
+                                                  std::to_string(input.batch) + " inputs");
+    const DecoderLayout layout{input.batch, options.rows_per_input(), options.max_new_tokens, options.num_beams > 1};
+    const std::int64_t rows = layout.rows(), vocab = h.vocab_size;
     Encoded e = run_encoder_on(input);
 
     // Everything the loop touches is allocated here, before the first step.
-    DecoderState<B> state = start_decoder(backend_, weights_, h, e.states.view(), batch, e.mask, steps,
-                                          std::vector<std::uint8_t>(static_cast<std::size_t>(batch * steps), 1));
-    Activations<B> act(backend_, h, V::gated, batch);
-    auto hidden = backend_.template allocate<Act>(batch, h.d_model);
-    auto logits = backend_.template allocate<float>(batch, h.vocab_size);
-    auto ids = backend_.template allocate<std::int32_t>(batch, 1);
-    std::vector<std::int32_t> tokens(static_cast<std::size_t>(batch), static_cast<std::int32_t>(h.decoder_start_id));
-    std::vector<float> host_logits(options.on_step ? static_cast<std::size_t>(batch * h.vocab_size) : 0);
-    GreedySearch search(batch, steps, static_cast<std::int32_t>(h.eos_id), static_cast<std::int32_t>(h.pad_id));
-    reserve_attention(std::max(steps, input.length));
+    DecoderState<B> state =
+        start_decoder(backend_, weights_, h, e.states.view(), layout, e.mask, std::vector<std::uint8_t>(static_cast<std::size_t>(rows * layout.capacity), 1));
+    Activations<B> act(backend_, h, V::gated, rows);
+    auto hidden = backend_.template allocate<Act>(rows, h.d_model);
+    auto logits = backend_.template allocate<float>(rows, vocab);
+    auto next = backend_.template allocate<std::int32_t>(rows, 1);
+    const std::unique_ptr<Search> search = make_search(options, ids, input.batch, vocab);
+    const bool host_logits_needed = search->needs_logits() || static_cast<bool>(options.on_logits);
+    std::vector<float> host_logits(host_logits_needed ? static_cast<std::size_t>(rows * vocab) : 0);
+    std::vector<std::int32_t> argmax(search->needs_logits() ? 0 : static_cast<std::size_t>(rows));
+    reserve_attention(std::max(options.max_new_tokens, input.length));
 
-    for (std::int64_t step = 0; step < steps; ++step) {
-      backend_.upload_into(std::span<const std::int32_t>(tokens), ids.data());
-      run_decoder(backend_, weights_, h, state, ids.data(), 1, decoder_buckets(), act, hidden.view());
+    Generation out;
+    out.per_input = options.num_return_sequences;
+    out.cache_bytes = state.cache_bytes();
+    for (bool done = false; !done && out.steps < options.max_new_tokens; ++out.steps) {
+      backend_.upload_into(search->tokens(), next.data());
+      run_decoder(backend_, weights_, h, state, next.data(), 1, decoder_buckets(), act, hidden.view());
       lm_head(backend_, weights_, h, hidden.view(), logits.view());
-      if (options.on_step) {
-        backend_.download(logits.data(), std::span<float>(host_logits));
-        options.on_step(step, host_logits);
+      if (host_logits_needed) backend_.download(logits.data(), std::span<float>(host_logits));
+      if (options.on_logits) options.on_logits(out.steps, host_logits);
+      if (search->needs_logits()) {
+        done = search->step(host_logits);
+      } else {
+        backend_.argmax(logits.view(), next.data());
+        backend_.download(next.data(), std::span<std::int32_t>(argmax));
+        done = search->step_argmax(argmax);
       }
-      backend_.argmax(logits.view(), ids.data());
-      backend_.download(ids.data(), std::span<std::int32_t>(tokens));
-      if (search.push(tokens)) break;
+      if (!search->parents().empty()) reorder_cache(backend_, state, search->parents());
     }
-    return search.take();
+    out.sequences = search->finish();
+    return out;
   }
 
  private:
@@ -148,6 +163,17 @@ class Model final : public AnyModel {
                                                      " (use t5::load to select the variant at run time)");
     }
     return d;
+  }
+
+  SpecialIds special_ids(const GenerationOptions& o) const {
+    const Hparams& h = hparams();
+    SpecialIds ids{o.decoder_start_id.value_or(static_cast<std::int32_t>(h.decoder_start_id)), static_cast<std::int32_t>(h.pad_id), o.eos_ids};
+    if (ids.eos.empty()) ids.eos.push_back(static_cast<std::int32_t>(h.eos_id));
+    for (std::int32_t id : ids.eos)
+      if (id < 0 || id >= h.vocab_size) throw Error(ErrorCode::InvalidArgument, "generate: EOS id " + std::to_string(id) + " is outside the vocabulary");
+    if (ids.decoder_start < 0 || ids.decoder_start >= h.vocab_size)
+      throw Error(ErrorCode::InvalidArgument, "generate: decoder start id " + std::to_string(ids.decoder_start) + " is outside the vocabulary");
+    return ids;
   }
 
   void require_decoder() const {

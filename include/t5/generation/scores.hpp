@@ -1,0 +1,163 @@
+// The per-row score transforms of a generation step, on host float32 rows of vocabulary size, in
+// transformers' semantics: the logits processors (repetition penalty, no-repeat n-grams, minimum
+// length), the sampling warpers (temperature, top-k, top-p), log-softmax and the sampling draw.
+// Nothing here allocates after construction.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "t5/generation/options.hpp"
+#include "t5/generation/philox.hpp"
+
+namespace t5 {
+
+inline constexpr float minus_infinity = -std::numeric_limits<float>::infinity();
+
+/// The processors every search applies (HF _get_logits_processor order). `history` is the row's
+/// decoder ids so far, the decoder start token first, as HF's input_ids.
+class LogitsProcessors {
+ public:
+  LogitsProcessors(const GenerationOptions& o, std::span<const std::int32_t> eos_ids)
+      : repetition_penalty_(o.repetition_penalty), ngram_(o.no_repeat_ngram_size), min_new_tokens_(o.min_new_tokens), eos_ids_(eos_ids) {}
+
+  bool active() const { return repetition_penalty_ != 1.0f || ngram_ > 0 || min_new_tokens_ > 0; }
+
+  void apply(std::span<float> scores, std::span<const std::int32_t> history) const {
+    if (repetition_penalty_ != 1.0f) penalise_repeats(scores, history);
+    if (ngram_ > 0) ban_repeated_ngrams(scores, history);
+    // HF MinNewTokensLengthLogitsProcessor: new tokens = history minus the decoder start token.
+    if (static_cast<std::int64_t>(history.size()) - 1 < min_new_tokens_)
+      for (std::int32_t eos : eos_ids_) scores[static_cast<std::size_t>(eos)] = minus_infinity;
+  }
+
+ private:
+  // HF RepetitionPenaltyLogitsProcessor: once per distinct token of the history (start token included).
+  // (Histories are short: the quadratic look-back costs less than a vocabulary-sized marker array.)
+  void penalise_repeats(std::span<float> scores, std::span<const std::int32_t> history) const {
+    for (auto t = history.begin(); t != history.end(); ++t) {
+      if (std::find(history.begin(), t, *t) != t) continue;
+      float& s = scores[static_cast<std::size_t>(*t)];
+      s = s < 0.0f ? s * repetition_penalty_ : s / repetition_penalty_;
+    }
+  }
+
+  // HF NoRepeatNGramLogitsProcessor: the tokens that followed an earlier occurrence of the last n-1
+  // tokens are banned.
+  void ban_repeated_ngrams(std::span<float> scores, std::span<const std::int32_t> history) const {
+    const auto len = static_cast<std::int64_t>(history.size()), n = ngram_;
+    if (len + 1 < n) return;
+    const std::int32_t* tail = history.data() + (len - n + 1);  // the last n - 1 tokens
+    for (std::int64_t start = 0; start + n <= len; ++start)
+      if (std::equal(tail, tail + (n - 1), history.data() + start)) scores[static_cast<std::size_t>(history[start + n - 1])] = minus_infinity;
+  }
+
+  float repetition_penalty_;
+  std::int64_t ngram_;
+  std::int64_t min_new_tokens_;
+  std::span<const std::int32_t> eos_ids_;
+};
+
+/// HF's sampling warpers, in their order: TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+/// (min_tokens_to_keep 1). Removed tokens get -inf.
+class SamplingWarpers {
+ public:
+  SamplingWarpers(const GenerationOptions& o, std::int64_t vocab)
+      : temperature_(o.temperature), top_k_(o.top_k), top_p_(o.top_p), values_(static_cast<std::size_t>(vocab)),
+        order_(static_cast<std::size_t>(vocab)) {}
+
+  void apply(std::span<float> scores) {
+    if (temperature_ != 1.0f)
+      for (float& s : scores) s /= temperature_;
+    if (top_k_ > 0 && top_k_ < static_cast<std::int64_t>(scores.size())) keep_top_k(scores);
+    if (top_p_ < 1.0f) keep_top_p(scores);
+  }
+
+ private:
+  // Scores below the k-th largest are removed; ties with it stay (HF: scores < topk(...)[-1]).
+  void keep_top_k(std::span<float> scores) {
+    std::copy(scores.begin(), scores.end(), values_.begin());
+    const auto kth = values_.begin() + (top_k_ - 1);
+    std::nth_element(values_.begin(), kth, values_.begin() + static_cast<std::ptrdiff_t>(scores.size()), std::greater<float>());
+    const float threshold = *kth;
+    for (float& s : scores)
+      if (s < threshold) s = minus_infinity;
+  }
+
+  // HF: sort ascending, cumulative softmax; remove the tokens whose cumulative probability is
+  // <= 1 - top_p, always keeping the largest. Only tokens still in play are sorted.
+  void keep_top_p(std::span<float> scores) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < scores.size(); ++i)
+      if (scores[i] != minus_infinity) order_[n++] = static_cast<std::int32_t>(i);
+    if (n == 0) return;
+    const auto score = [&](std::int32_t i) { return scores[static_cast<std::size_t>(i)]; };
+    std::sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(n),
+              [&](std::int32_t a, std::int32_t b) { return score(a) < score(b) || (score(a) == score(b) && a > b); });
+    const float max = score(order_[n - 1]);
+    double total = 0.0;
+    for (std::size_t j = 0; j < n; ++j) total += std::exp(static_cast<double>(score(order_[j]) - max));
+    const double cut = 1.0 - static_cast<double>(top_p_);
+    double cumulative = 0.0;
+    for (std::size_t j = 0; j + 1 < n; ++j) {
+      cumulative += std::exp(static_cast<double>(score(order_[j]) - max)) / total;
+      if (cumulative > cut) break;
+      scores[static_cast<std::size_t>(order_[j])] = minus_infinity;
+    }
+  }
+
+  float temperature_;
+  std::int64_t top_k_;
+  float top_p_;
+  std::vector<float> values_;
+  std::vector<std::int32_t> order_;
+};
+
+/// scores = log_softmax(scores) in place (the max subtracted first, the sum in double).
+inline void log_softmax(std::span<float> scores) {
+  const float max = *std::max_element(scores.begin(), scores.end());
+  if (max == minus_infinity) return;
+  double sum = 0.0;
+  for (float s : scores) sum += std::exp(static_cast<double>(s - max));
+  const auto log_sum = static_cast<float>(std::log(sum));
+  for (float& s : scores) s = s - max - log_sum;
+}
+
+/// The first index of the largest score (torch.argmax's tie rule).
+inline std::int32_t argmax(std::span<const float> scores) {
+  return static_cast<std::int32_t>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+}
+
+/// The sampling stream of one output row. Draw `step` of the row numbered `sample` among the
+/// outputs of the input keyed `row_key` is
+///   u = philox_uniform(philox4x32({step, sample, row_key low 32 bits, row_key high 32 bits},
+///                                 {seed low 32 bits, seed high 32 bits}))
+/// and the token is the first index j (in vocabulary order) at which the running sum of
+/// exp(s_i - max s) over i <= j, in double, exceeds u times the total. It depends only on the seed,
+/// the row's key, its sample number and the step: never on the batch around it.
+inline std::int32_t sample_token(std::span<const float> scores, std::uint64_t seed, std::uint64_t row_key, std::int64_t sample,
+                                 std::int64_t step) {
+  const PhiloxCounter counter = {static_cast<std::uint32_t>(step), static_cast<std::uint32_t>(sample), static_cast<std::uint32_t>(row_key),
+                                 static_cast<std::uint32_t>(row_key >> 32)};
+  const double u = philox_uniform(philox4x32(counter, {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}));
+  const float max = *std::max_element(scores.begin(), scores.end());
+  if (max == minus_infinity) throw Error(ErrorCode::InvalidArgument, "generate: every token was excluded at a sampling step");
+  double total = 0.0;
+  for (float s : scores) total += std::exp(static_cast<double>(s - max));
+  const double target = u * total;
+  double running = 0.0;
+  std::int32_t last = 0;
+  for (std::size_t j = 0; j < scores.size(); ++j) {
+    if (scores[j] == minus_infinity) continue;
+    running += std::exp(static_cast<double>(scores[j] - max));
+    last = static_cast<std::int32_t>(j);
+    if (running > target) return last;
+  }
+  return last;  // rounding left target at the very end
+}
+
+}  // namespace t5
