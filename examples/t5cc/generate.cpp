@@ -62,9 +62,11 @@ double number_option(const Args& args, const std::string& name, double fallback)
 
 /// A non-negative integer option, or `fallback` when absent.
 std::int64_t count_option(const Args& args, const std::string& name, std::int64_t fallback) {
-  if (!args.has(name)) return fallback;
-  if (args.get(name) == "0") return 0;
-  return positive_option(args, name, fallback);
+  const auto v = args.get(name);
+  if (!v) return fallback;
+  if (v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("option '--" + name + "' needs an integer >= 0, found '" + *v + "'");
+  return std::stoll(*v);
 }
 
 t5::GenerationOptions parse_generation(const Args& args) {

@@ -217,6 +217,72 @@ BOOST_AUTO_TEST_CASE(generate_on_a_fixture) {
   BOOST_TEST((r.err.find("reached --max-new-tokens 12") != std::string::npos) == (at_limit > 0), r.err);
 }
 
+// The search options: K lines per input equal to the library's sequences; sampled outputs that do
+// not depend on --batch-size (each input keeps its stream); --stream prints what a plain run prints.
+BOOST_AUTO_TEST_CASE(generate_search_options) {
+  const auto dir = fixture("v1_1_gated").string();
+  const std::vector<std::string> texts = {"The dog.", "A small bird sings near the river.", "Today"};
+  const auto tok = t5::Tokenizer::from_model_dir(dir);
+  auto model = t5::load(dir, {.threads = 1});
+  t5::GenerationOptions beams;
+  beams.max_new_tokens = 12;
+  beams.num_beams = 4;
+  beams.num_return_sequences = 2;
+  beams.length_penalty = 0.6f;
+  beams.early_stopping = t5::EarlyStopping::Never;
+  const auto expected = model->generate(tok.encode_batch(texts), beams);
+  const auto r = t5cc({"generate", "--model", dir, "--max-new-tokens", "12", "--num-beams", "4", "--num-return-sequences", "2",
+                       "--length-penalty", "0.6", "--early-stopping", "never", "--quiet", texts[0], texts[1], texts[2]});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  const auto lines = lines_of(r.out);
+  BOOST_TEST_REQUIRE(lines.size() == 6u, r.out);
+  for (std::size_t i = 0; i < 6; ++i) BOOST_TEST(lines[i] == tok.decode(expected.sequences[i].tokens));
+
+  const std::vector<std::string> sample = {"generate", "--model", dir, "--do-sample", "--top-k", "0", "--temperature", "1.5",
+                                           "--seed", "1234", "--num-return-sequences", "3", "--quiet", texts[0], texts[1], texts[2]};
+  auto one_by_one = sample, together = sample;
+  one_by_one.insert(one_by_one.end(), {"--batch-size", "1"});
+  const auto a = t5cc(one_by_one), b = t5cc(together);
+  BOOST_TEST_REQUIRE(a.status == 0, a.err);
+  BOOST_TEST(lines_of(a.out).size() == 9u, a.out);
+  BOOST_TEST(a.out == b.out);
+  auto other_seed = sample;
+  other_seed[9] = "4321";
+  BOOST_TEST(t5cc(other_seed).out != a.out);
+
+  const auto plain = t5cc({"generate", "--model", dir, "--max-new-tokens", "12", "--show-input", "--quiet", texts[0], texts[1], texts[2]});
+  const auto streamed = t5cc({"generate", "--model", dir, "--max-new-tokens", "12", "--show-input", "--stream", texts[0], texts[1], texts[2]});
+  BOOST_TEST_REQUIRE(streamed.status == 0, streamed.err);
+  BOOST_TEST(streamed.out == plain.out);
+}
+
+BOOST_AUTO_TEST_CASE(generate_option_ranges_are_usage_errors) {
+  const auto dir = fixture("v1_1_gated").string();
+  auto usage = [&](std::vector<std::string> options, const std::string& fragment) {
+    options.insert(options.begin(), {"generate", "--model", dir});
+    options.push_back("x");
+    expect_error(options, 2, fragment);
+  };
+  usage({"--do-sample", "--temperature", "0"}, "--temperature must be > 0");
+  usage({"--do-sample", "--temperature", "-1"}, "--temperature must be > 0");
+  usage({"--do-sample", "--top-p", "0"}, "--top-p must be in (0, 1]");
+  usage({"--do-sample", "--top-p", "1.01"}, "--top-p must be in (0, 1]");
+  usage({"--do-sample", "--top-k", "-1"}, "--top-k must be an integer >= 0");
+  usage({"--do-sample", "--top-k", "2.5"}, "--top-k must be an integer >= 0");
+  usage({"--num-beams", "2", "--num-return-sequences", "3"}, "--num-return-sequences 3 is above --num-beams 2");
+  usage({"--min-new-tokens", "9", "--max-new-tokens", "8"}, "--min-new-tokens 9 is above --max-new-tokens 8");
+  usage({"--num-beams", "2", "--early-stopping", "sometimes"}, "true, false or never");
+  usage({"--temperature", "0.5"}, "add --do-sample");
+  usage({"--length-penalty", "2"}, "add --num-beams");
+  usage({"--num-return-sequences", "2"}, "needs --do-sample or --num-beams");
+  usage({"--num-beams", "2", "--do-sample"}, "beam sampling");
+  usage({"--num-beams", "2", "--stream"}, "--stream does not work with beam search");
+  usage({"--stream", "--batch-size", "4"}, "--batch-size 1");
+  usage({"--do-sample", "--seed", "-3"}, "--seed must be an integer");
+  usage({"--repetition-penalty", "0"}, "--repetition-penalty must be > 0");
+  usage({"--no-repeat-ngram-size", "-2"}, "needs an integer >= 0");
+}
+
 BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
   const auto dir = fixture("v1_1_gated").string();
   t5::test::TempDir tmp;

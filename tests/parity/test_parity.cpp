@@ -3,8 +3,13 @@
 #define BOOST_TEST_MODULE t5cc parity
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "goldens.hpp"
 #include "t5/t5.hpp"
@@ -99,6 +104,57 @@ BOOST_AUTO_TEST_CASE(padded_rows_equal_rows_alone) {
       BOOST_TEST(dec.ok(), "logits: " << dec);
       const auto alone = f.model->generate(input, options).at(0).tokens;
       BOOST_TEST(alone == generated[static_cast<std::size_t>(b)], boost::test_tools::per_element());
+    }
+  }
+}
+
+// transformers.generate on a ragged batch (generate.json, tools/make_fixtures.py): beam search over
+// length penalties, early stopping modes and return counts, and the logits processors, with beams
+// and greedy. The script checked that every step's deciding gap is >= 1e-4, so the token ids must be
+// identical; sequence scores (sums of float32 log-probabilities over <= 30 steps) agree within 1e-4.
+BOOST_AUTO_TEST_CASE(generate_options) {
+  auto& f = Fixture::get();
+  const auto path = t5::test::test_data() / f.name / "generate.json";
+  const std::set<std::string> with_goldens = {"v1_0_tied", "v1_1_gated", "umt5"};
+  if (!with_goldens.contains(f.name)) {
+    BOOST_TEST_MESSAGE(f.name << ": no generate.json goldens for this fixture");
+    return;
+  }
+  std::ifstream in(path);
+  BOOST_TEST_REQUIRE(static_cast<bool>(in), path.string() << " is missing (tools/make_fixtures.py writes it)");
+  const auto golden = nlohmann::json::parse(in);
+  std::vector<std::vector<std::int32_t>> rows;
+  for (const auto& r : golden.at("inputs")) rows.push_back(r.get<std::vector<std::int32_t>>());
+  const auto input = t5::TokenBatch::from_rows(rows, static_cast<std::int32_t>(f.model->hparams().pad_id));
+  for (const auto& c : golden.at("cases")) {
+    const auto& o = c.at("options");
+    t5::GenerationOptions options;
+    options.max_new_tokens = o.at("max_new_tokens");
+    options.min_new_tokens = o.at("min_new_tokens");
+    options.num_beams = o.at("num_beams");
+    options.length_penalty = o.at("length_penalty");
+    const std::string early = o.at("early_stopping");
+    options.early_stopping = early == "true" ? t5::EarlyStopping::True : early == "never" ? t5::EarlyStopping::Never : t5::EarlyStopping::False;
+    options.num_return_sequences = o.at("num_return_sequences");
+    options.repetition_penalty = o.at("repetition_penalty");
+    options.no_repeat_ngram_size = o.at("no_repeat_ngram_size");
+    options.output_scores = true;
+    const std::string name = c.at("name");
+    BOOST_TEST_CONTEXT(f.name << " " << name) {
+      const auto ours = f.model->generate(input, options);
+      const auto expected = c.at("sequences").get<std::vector<std::vector<std::int32_t>>>();
+      const auto scores = c.at("scores").get<std::vector<double>>();
+      BOOST_TEST_REQUIRE(ours.sequences.size() == expected.size());
+      double worst = 0.0;
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        BOOST_TEST(ours.sequences[i].tokens == expected[i], boost::test_tools::per_element());
+        worst = std::max(worst, std::abs(static_cast<double>(ours.sequences[i].score) - scores[i]));
+      }
+      BOOST_TEST(worst <= 1e-4, "largest score difference " << worst);
+      std::ostringstream lengths;
+      for (const auto& s : ours.sequences) lengths << " " << s.tokens.size();
+      BOOST_TEST_MESSAGE(f.name << " " << name << ": " << expected.size() << " sequences, lengths" << lengths.str() << ", steps " << ours.steps
+                                << ", largest score difference " << worst);
     }
   }
 }
