@@ -1,0 +1,94 @@
+// bench_generate: times Model::generate on a v1.1-policy checkpoint (T5 v1.1 / Flan-T5 shape) for a
+// fixed number of new tokens, and prints one JSON line. tools/bench_generate.py runs it beside
+// transformers.generate on the same checkpoint, inputs and thread count.
+//
+//   bench_generate --model DIR --ids FILE --batch N [--num-beams K] [--new-tokens T] [--threads N] [--repeats R]
+//
+// FILE holds one input per line as space-separated token ids; the first N lines are used. Every
+// output runs exactly T tokens (min_new_tokens = max_new_tokens = T, as the peer is told too).
+// Reported: the median over R timed runs after one warm-up, tokens/s = N * T / median seconds.
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "t5/t5.hpp"
+
+namespace {
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "bench_generate: " << why
+            << "\nusage: bench_generate --model DIR --ids FILE --batch N [--num-beams K] [--new-tokens T] [--threads N] [--repeats R]\n";
+  std::exit(2);
+}
+
+std::vector<std::vector<std::int32_t>> read_ids(const std::string& path, std::size_t count) {
+  std::ifstream in(path);
+  if (!in) usage("cannot open " + path);
+  std::vector<std::vector<std::int32_t>> rows;
+  for (std::string line; rows.size() < count && std::getline(in, line);) {
+    std::istringstream words(line);
+    std::vector<std::int32_t> row;
+    for (std::int32_t id; words >> id;) row.push_back(id);
+    if (!row.empty()) rows.push_back(row);
+  }
+  if (rows.size() < count) usage(path + " holds fewer than " + std::to_string(count) + " inputs");
+  return rows;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir, ids_path;
+  std::int64_t batch = 0, beams = 1, new_tokens = 64, repeats = 3;
+  int threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) usage("option " + flag + " needs a value");
+    const std::string value = argv[++i];
+    try {
+      if (flag == "--model") model_dir = value;
+      else if (flag == "--ids") ids_path = value;
+      else if (flag == "--batch") batch = std::stoll(value);
+      else if (flag == "--num-beams") beams = std::stoll(value);
+      else if (flag == "--new-tokens") new_tokens = std::stoll(value);
+      else if (flag == "--threads") threads = std::stoi(value);
+      else if (flag == "--repeats") repeats = std::stoll(value);
+      else usage("unknown option " + flag);
+    } catch (const std::logic_error&) {
+      usage("option " + flag + " needs a number, found '" + value + "'");
+    }
+  }
+  if (model_dir.empty() || ids_path.empty() || batch <= 0 || beams <= 0 || new_tokens <= 0 || repeats <= 0) usage("missing or non-positive option");
+  try {
+    auto model = t5::Model<t5::v1_1>::load(model_dir, {.threads = threads});
+    const auto input = t5::TokenBatch::from_rows(read_ids(ids_path, static_cast<std::size_t>(batch)), static_cast<std::int32_t>(model.hparams().pad_id));
+    t5::GenerationOptions options;
+    options.max_new_tokens = options.min_new_tokens = new_tokens;
+    options.num_beams = beams;
+    std::size_t cache_bytes = 0;
+    auto run = [&] {
+      const auto start = std::chrono::steady_clock::now();
+      const auto out = model.generate(input, options);
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      if (out.steps != new_tokens) throw t5::Error(t5::ErrorCode::InvalidArgument, "ran " + std::to_string(out.steps) + " steps");
+      cache_bytes = out.cache_bytes;
+      return took.count();
+    };
+    run();  // warm-up
+    std::vector<double> times;
+    for (std::int64_t r = 0; r < repeats; ++r) times.push_back(run());
+    std::sort(times.begin(), times.end());
+    const double median = times[times.size() / 2];
+    std::cout << "{\"batch\": " << batch << ", \"num_beams\": " << beams << ", \"new_tokens\": " << new_tokens << ", \"threads\": "
+              << model.backend().threads() << ", \"seconds\": " << median << ", \"tokens_per_second\": "
+              << static_cast<double>(batch * new_tokens) / median << ", \"cache_bytes\": " << cache_bytes << "}\n";
+  } catch (const t5::Error& e) {
+    std::cerr << "bench_generate: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
