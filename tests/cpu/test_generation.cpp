@@ -256,6 +256,54 @@ BOOST_AUTO_TEST_CASE(streaming_sees_every_token) {
   BOOST_TEST(calls == out.steps);
 }
 
+// Several EOS ids: a row ends at the first of any of them. A decoder start id: the first step's
+// logits are those of teacher forcing from that token.
+BOOST_AUTO_TEST_CASE(eos_ids_and_decoder_start) {
+  auto model = v1_1();
+  const auto input = t5::TokenBatch::from_rows(ragged_rows(), 0);
+  t5::GenerationOptions o;
+  o.max_new_tokens = 24;
+  const auto plain = model->generate(input, o);
+  const std::int32_t third = plain.at(3).tokens.at(2);  // input 3 runs long enough to have a third token
+  o.eos_ids = {1, third};
+  const auto stopped = model->generate(input, o);
+  for (std::int64_t i = 0; i < 4; ++i) {
+    const auto& full = plain.at(i).tokens;
+    auto end = std::find_if(full.begin(), full.end(), [&](std::int32_t t) { return t == 1 || t == third; });
+    const std::vector<std::int32_t> expected(full.begin(), end == full.end() ? end : end + 1);
+    BOOST_TEST(stopped.at(i).tokens == expected, "input " << i);
+  }
+  BOOST_TEST(stopped.at(3).tokens.size() <= 3u);
+
+  t5::GenerationOptions start;
+  start.max_new_tokens = 1;
+  start.decoder_start_id = 42;
+  std::vector<float> first;
+  start.on_logits = [&](std::int64_t, std::span<const float> logits) { first.assign(logits.begin(), logits.end()); };
+  model->generate(input, start);
+  const auto forced = model->logits(input, t5::TokenBatch::from_rows({{42}, {42}, {42}, {42}}, 0));
+  const auto agreement = t5::test::compare(first, forced.values);
+  BOOST_TEST(agreement.ok(), agreement);
+}
+
+// Beams share their input's cross-attention K/V: the K/V bytes held are the self-attention cache of
+// every beam (and its reorder scratch), plus the cross-attention K/V of each input once.
+BOOST_AUTO_TEST_CASE(beams_share_cross_attention) {
+  auto model = v1_1();
+  const auto input = t5::TokenBatch::from_rows(ragged_rows(), 0);
+  const t5::Hparams& h = model->hparams();
+  t5::GenerationOptions o;
+  o.max_new_tokens = 10;
+  o.num_beams = 3;
+  const auto out = model->generate(input, o);
+  const std::size_t row_bytes = static_cast<std::size_t>(2 * h.inner_dim()) * sizeof(float);
+  const auto layers = static_cast<std::size_t>(h.num_decoder_layers);
+  const auto beams = static_cast<std::size_t>(input.batch * o.num_beams * o.max_new_tokens);
+  const std::size_t self = layers * beams * row_bytes, scratch = beams * row_bytes;
+  const std::size_t cross = layers * static_cast<std::size_t>(input.batch * input.length) * row_bytes;
+  BOOST_TEST(out.cache_bytes == self + scratch + cross);
+}
+
 BOOST_AUTO_TEST_CASE(bad_options_are_clear_errors) {
   auto model = v1_1();
   const auto input = t5::TokenBatch::from_rows(ragged_rows(), 0);
