@@ -12,7 +12,7 @@ tools/configure.sh build
 ninja -C build -j "$jobs"
 meson test -C build --num-processes "$jobs" --print-errorlogs
 
-tools/configure.sh build-asan -Db_sanitize=address,undefined -Dcuda=disabled
+tools/configure.sh build-asan -Db_sanitize=address,undefined -Dcuda=disabled -Dbenchmarks=false
 ninja -C build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --num-processes "$jobs" --print-errorlogs --suite unit --suite io --suite cpu --suite parity --suite cli

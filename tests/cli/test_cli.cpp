@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "run_command.hpp"
@@ -281,6 +282,26 @@ BOOST_AUTO_TEST_CASE(generate_option_ranges_are_usage_errors) {
   usage({"--do-sample", "--seed", "-3"}, "--seed must be an integer");
   usage({"--repetition-penalty", "0"}, "--repetition-penalty must be > 0");
   usage({"--no-repeat-ngram-size", "-2"}, "needs an integer >= 0");
+}
+
+// The generation benchmark runs and reports what tools/bench_generate.py reads (a benchmark is not
+// a test; this only keeps the program working). SKIP-like message when it is not built.
+BOOST_AUTO_TEST_CASE(generation_benchmark_runs) {
+  const char* bin = std::getenv("T5CC_BENCH_GENERATE");
+  if (bin == nullptr) {
+    BOOST_TEST_MESSAGE("benchmarks are not built (-Dbenchmarks=false)");
+    return;
+  }
+  t5::test::TempDir tmp;
+  const auto ids = tmp / "ids.txt";
+  std::ofstream(ids) << "5 6 7 8 1\n9 10 1\n";
+  const auto r = t5::test::run_command({bin, "--model", fixture("v1_1_gated").string(), "--ids", ids.string(), "--batch", "2",
+                                        "--num-beams", "2", "--new-tokens", "3", "--threads", "1", "--repeats", "1"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  for (const char* key : {"\"tokens_per_second\": ", "\"cache_bytes\": ", "\"new_tokens\": 3", "\"num_beams\": 2"})
+    BOOST_TEST(r.out.find(key) != std::string::npos, key << " in " << r.out);
+  const auto bad = t5::test::run_command({bin, "--model", fixture("v1_1_gated").string()});
+  BOOST_TEST(bad.status == 2, bad.err);
 }
 
 BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
