@@ -41,11 +41,35 @@ Every fixture directory also holds spiece.model and goldens.safetensors:
   fixture.json gains "goldens": {"max_new_tokens": N, "batch": B, "eos_bias": {"value", "method"},
   "encoder_texts": the sentences behind input_ids}.
 
-Greedy generation and transformers 4.49.0: its generic prepare_inputs_for_generation drops the encoder
+v1_0_tied, v1_1_gated and umt5 (the fixtures in GENERATE) also hold generate.json: model.generate (float32,
+CPU) on a ragged batch, beam search and greedy search with logits processors:
+  {"built_by", "texts": 4 sentences, "inputs": their ids, each followed by eos 1, of 4 different lengths,
+   unpadded (generate gets them right-padded with 0, with the attention mask), "cases": [{"name", "options",
+   "sequences", "scores", "min_gap"}]}
+  options    the 8 settings passed: max_new_tokens, min_new_tokens, num_beams (1: greedy), length_penalty,
+             early_stopping ("true", "false" or "never"), num_return_sequences, repetition_penalty,
+             no_repeat_ngram_size; do_sample False and everything else at generate's defaults. The
+             processors see the decoder start 0 as part of the sequence (HF's decoder input_ids)
+  sequences  input-major (input i's k-th at i * num_return_sequences + k): the tokens after the decoder
+             start, up to and including the first eos (a sequence without eos ran to max_new_tokens)
+  scores     beam search: sequences_scores (sum of log-probs / (tokens, eos included) ** length_penalty);
+             greedy: the float64 sum over the sequence of the float32 log_softmax of each step's processed
+             scores (out.scores) at the chosen token
+  min_gap    the smallest margin of the comparisons that decide the case (see generate_case), >= 1e-4
+  The cases (generate_cases): beam search (4 beams) for each length_penalty 0.6, 1, 2 and early_stopping;
+  num_return_sequences 2 for each early_stopping; beam search and greedy with repetition_penalty 1.3, with
+  no_repeat_ngram_size 2 and with min_new_tokens; greedy with all three. Rules asserted: every row equals
+  stock generate on the row alone, unpadded (scores within 1e-5); length_penalty (0.6 vs 2), early_stopping
+  (true vs false) and each processor change some sequence; a greedy row ends within min_new_tokens; in some
+  case an input finishes 5+ tokens before the limit while another runs to it. The texts and lengths were
+  found by --search-generate.
+
+Generation and transformers 4.49.0: its generic prepare_inputs_for_generation drops the encoder
 `attention_mask` for encoder-decoder models, so stock generate lets cross-attention attend to the
 padding of the shorter rows (huggingface/transformers#36293, fixed after 4.49.0), unlike model(...)
 and unlike generate on one unpadded row. The script puts the mask back as the upstream fix does (see
-generate()), and asserts that every row equals stock generate run on that row alone without padding.
+encoder_mask_restored(), greedy and beam search alike), and asserts that every row equals stock generate
+run on that row alone without padding.
 
 The goldens are those of the function the saved weights compute: for bf16 they are computed in float32
 from the bf16-rounded weights; for scale_qk they are computed before the sqrt(d_kv) is folded into q
@@ -85,13 +109,16 @@ Usage (CPU only, well under a minute):
     python3 tools/make_fixtures.py            # rewrites tests/data/<fixture>/ and the files above
     python3 tools/make_fixtures.py --check    # verifies the committed files are reproduced
     python3 tools/make_fixtures.py --search --only buckets   # finds a seed and eos_bias to hard-code
+    python3 tools/make_fixtures.py --search-generate 7 120 --only umt5   # finds GENERATE texts and lengths
 
-Rerunning reproduces the committed files: weights, config.json, fixture.json and spiece.model byte for
-byte, the goldens within 1e-6 (integer tensors exactly). --check tests exactly that.
+Rerunning reproduces the committed files: weights, config.json, fixture.json, generate.json and spiece.model
+byte for byte, the goldens within 1e-6 (integer tensors exactly). --check tests exactly that.
 """
 import argparse
+import contextlib
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -154,6 +181,26 @@ FIXTURES = {
     "scale_qk": dict(cls=(T5Config, T5ForConditionalGeneration), seed=8, eos_bias=10.0, scale_qk=True,
                      config=dict(COMMON, vocab_size=VOCAB, **V1_1),
                      expect=dict(preset="", ffn="gated-gelu", position_bias="shared", attn_scale="1/sqrt(d_kv)", lm_head="untied")),
+}
+
+# generate.json of a fixture: its encoder texts (4 lengths), max_new_tokens and min_new_tokens (see generate_cases).
+# Found by --search-generate (pools corpus(120, 7)) and then hard-coded.
+GENERATE = {
+    "v1_0_tied": dict(new_tokens=20, min_new_tokens=10, texts=[
+        "Slowly morning always green quickly bright walks city keeps house builds!",
+        "New evening likes quickly into because.",
+        "Always near together carries child walks quietly morning.",
+        "Needs wants walks song builds."]),
+    "v1_1_gated": dict(new_tokens=20, min_new_tokens=10, texts=[
+        "Fish because one road while winter dog before two while mother.",
+        "Two bird from wants slowly dog.",
+        "Quick story green across window red story bright likes a train with finds teacher?",
+        "New evening likes quickly into because."]),
+    "umt5": dict(new_tokens=20, min_new_tokens=10, texts=[
+        "Song builds fish new green quietly runs but quietly child through letter friend large.",
+        "Slowly city letter but the quick story quick dog writes from large.",
+        "Quick teacher needs quietly red.",
+        "Road friend carries but again house teacher morning one song small a."]),
 }
 
 EOS_BIAS_GRID = [0.5 * i for i in range(1, 61)]  # --search tries these in order for each candidate seed
@@ -223,6 +270,15 @@ def generate(model, input_ids, attention_mask, new_tokens):
     models, so cross-attention attends to the padding of shorter rows (huggingface/transformers#36293, fixed
     after 4.49.0). This puts it back, as the upstream fix does; compute_goldens checks the result row by
     row against generate on the unpadded row, where the bug has no effect."""
+    with encoder_mask_restored(model):
+        return model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=new_tokens, do_sample=False,
+                              num_beams=1, return_dict_in_generate=True, output_logits=True)
+
+
+@contextlib.contextmanager
+def encoder_mask_restored(model):
+    """model.generate passes the encoder attention_mask to the decoder's cross-attention (the upstream fix of
+    huggingface/transformers#36293), for greedy and beam search alike (beam search expands the mask per beam)."""
     prepare = model.prepare_inputs_for_generation
 
     def prepare_with_mask(*args, **kwargs):
@@ -230,8 +286,7 @@ def generate(model, input_ids, attention_mask, new_tokens):
 
     model.prepare_inputs_for_generation = prepare_with_mask
     try:
-        return model.generate(input_ids, attention_mask=attention_mask, max_new_tokens=new_tokens, do_sample=False,
-                              num_beams=1, return_dict_in_generate=True, output_logits=True)
+        yield
     finally:
         del model.prepare_inputs_for_generation
 
@@ -295,6 +350,266 @@ def violations(g, steps, new_tokens):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# generate.json: beam search and greedy search with logits processors
+
+MIN_GAP = 1e-4          # every score comparison that decides a result must be won by this much (see generate_case)
+SCORE_TOLERANCE = 1e-5  # a row in the batch vs the same row alone
+EARLY_STOPPING = {"true": True, "false": False, "never": "never"}
+EARLY_FINISH = 5        # "finishes early": done (beam) or eos (greedy) 5+ tokens before max_new_tokens
+
+
+def generate_cases(new_tokens, min_new):
+    """[(name, options)]: the 8 options of every case; generate's other settings keep their defaults."""
+    cases = []
+
+    def case(name, **kw):
+        opts = dict(max_new_tokens=new_tokens, min_new_tokens=0, num_beams=4, length_penalty=1.0,
+                    early_stopping="false", num_return_sequences=1, repetition_penalty=1.0, no_repeat_ngram_size=0)
+        assert kw.keys() <= opts.keys()
+        cases.append((name, dict(opts, **kw)))
+
+    for lp in (0.6, 1.0, 2.0):
+        for es in EARLY_STOPPING:
+            case(f"beam4_lp{lp}_{es}", length_penalty=lp, early_stopping=es)
+    for es in EARLY_STOPPING:
+        case(f"beam4_ret2_{es}", num_return_sequences=2, early_stopping=es)
+    case("beam4_lp1.0_false_rep1.3", repetition_penalty=1.3)
+    case("beam4_lp1.0_false_ngram2", no_repeat_ngram_size=2)
+    # min_new_tokens on the search that stops once 4 hypotheses ended: its outputs are the short ones
+    case(f"beam4_lp1.0_true_min{min_new}", early_stopping="true", min_new_tokens=min_new)
+    case("greedy", num_beams=1)
+    case("greedy_rep1.3", num_beams=1, repetition_penalty=1.3)
+    case("greedy_ngram2", num_beams=1, no_repeat_ngram_size=2)
+    case(f"greedy_min{min_new}", num_beams=1, min_new_tokens=min_new)
+    case(f"greedy_rep1.3_ngram2_min{min_new}", num_beams=1, repetition_penalty=1.3, no_repeat_ngram_size=2,
+         min_new_tokens=min_new)
+    return cases
+
+
+# Each rule: (with, without) pairs of cases, at least one of which must give different sequences.
+SETTING_RULES = {
+    "length_penalty": [(f"beam4_lp0.6_{es}", f"beam4_lp2.0_{es}") for es in EARLY_STOPPING],
+    "early_stopping": [(f"beam4_lp{lp}_true", f"beam4_lp{lp}_false") for lp in (0.6, 1.0, 2.0)],
+    "beam repetition_penalty": [("beam4_lp1.0_false_rep1.3", "beam4_lp1.0_false")],
+    "beam no_repeat_ngram_size": [("beam4_lp1.0_false_ngram2", "beam4_lp1.0_false")],
+    "beam min_new_tokens": [("beam4_lp1.0_true_min{m}", "beam4_lp1.0_true")],
+    "greedy repetition_penalty": [("greedy_rep1.3", "greedy")],
+    "greedy no_repeat_ngram_size": [("greedy_ngram2", "greedy")],
+    "greedy min_new_tokens": [("greedy_min{m}", "greedy")],
+}
+
+
+def strip(seq):
+    """The generated tokens after the decoder start, up to and including the first eos."""
+    tokens = seq[1:].tolist()
+    return tokens[:tokens.index(EOS) + 1] if EOS in tokens else tokens
+
+
+@contextlib.contextmanager
+def beam_recorded(gaps, done):
+    """While beam search runs, appends to `gaps` (gap, input, where) for every score comparison that decides its
+    result, and sets done[input] to the number of tokens generated when BeamSearchScorer marks the input done.
+      process()   for each input not yet done, the gaps between adjacent scores of the 2 * num_beams candidates
+                  it receives (next_scores[batch_idx], sorted): all of them, also past the last candidate process()
+                  consumes, which is stricter than needed;
+      add()       |new hypothesis score - worst kept score| once num_beams hypotheses are kept;
+      is_done()   |worst kept score - highest attainable score| for early_stopping False / "never" (skipped when
+                  they are equal by construction: the worst hypothesis is this step's best candidate, an eos);
+      finalize()  the gaps between the num_return_sequences + 1 best hypotheses of each input."""
+    from transformers.generation.beam_search import BeamHypotheses, BeamSearchScorer
+    process, finalize, add, is_done = (BeamSearchScorer.process, BeamSearchScorer.finalize, BeamHypotheses.add,
+                                       BeamHypotheses.is_done)
+    index = {}  # id(BeamHypotheses) -> input
+
+    def sorted_gaps(values, b, where):
+        values = sorted(values, reverse=True)
+        return [(x - y, b, f"{where}, rank {r}") for r, (x, y) in enumerate(zip(values, values[1:]))]
+
+    def process_recorded(self, input_ids, next_scores, next_tokens, *args, **kwargs):
+        index.update((id(h), b) for b, h in enumerate(self._beam_hyps))
+        step = input_ids.shape[-1] - 1
+        for b in range(len(self._beam_hyps)):
+            if not self._done[b]:
+                where = f"step {step} candidates {next_tokens[b].tolist()}"
+                gaps.extend(sorted_gaps(next_scores[b].tolist(), b, where))
+        out = process(self, input_ids, next_scores, next_tokens, *args, **kwargs)
+        for b in range(len(self._beam_hyps)):
+            if self._done[b]:
+                done.setdefault(b, step + 1)
+        return out
+
+    def finalize_recorded(self, *args, **kwargs):
+        out = finalize(self, *args, **kwargs)
+        for b, hyps in enumerate(self._beam_hyps):
+            gaps.extend(sorted_gaps([h[0] for h in hyps.beams], b, "finalize")[:self.num_beam_hyps_to_keep])
+        return out
+
+    def add_recorded(self, hyp, sum_logprobs, beam_indices=None, generated_len=None):
+        if len(self) >= self.num_beams:
+            gaps.append((abs(sum_logprobs / generated_len ** self.length_penalty - self.worst_score), index[id(self)],
+                         f"adding hypothesis {hyp.tolist()[1:]}"))
+        return add(self, hyp, sum_logprobs, beam_indices, generated_len)
+
+    def is_done_recorded(self, best_sum_logprobs, cur_len, decoder_prompt_len=0):
+        if len(self) >= self.num_beams and self.early_stopping is not True:
+            length = self.max_length if self.early_stopping == "never" and self.length_penalty > 0 else cur_len
+            best = best_sum_logprobs / (length - decoder_prompt_len) ** self.length_penalty
+            if best != self.worst_score:
+                gaps.append((abs(self.worst_score - best), index[id(self)], f"is_done at {cur_len - 1} tokens"))
+        return is_done(self, best_sum_logprobs, cur_len, decoder_prompt_len)
+
+    BeamSearchScorer.process, BeamSearchScorer.finalize = process_recorded, finalize_recorded
+    BeamHypotheses.add, BeamHypotheses.is_done = add_recorded, is_done_recorded
+    try:
+        yield
+    finally:
+        BeamSearchScorer.process, BeamSearchScorer.finalize = process, finalize
+        BeamHypotheses.add, BeamHypotheses.is_done = add, is_done
+
+
+def run_generate(model, input_ids, attention_mask, opts):
+    """model.generate with a case's options: (strip()ped sequences, a score per sequence, the output)."""
+    out = model.generate(
+        input_ids, attention_mask=attention_mask, max_new_tokens=opts["max_new_tokens"],
+        min_new_tokens=opts["min_new_tokens"], num_beams=opts["num_beams"], length_penalty=opts["length_penalty"],
+        early_stopping=EARLY_STOPPING[opts["early_stopping"]], num_return_sequences=opts["num_return_sequences"],
+        repetition_penalty=opts["repetition_penalty"], no_repeat_ngram_size=opts["no_repeat_ngram_size"],
+        do_sample=False, output_scores=True, return_dict_in_generate=True)
+    seqs = [strip(s) for s in out.sequences]
+    if opts["num_beams"] > 1:
+        scores = out.sequences_scores.tolist()
+    else:  # the float64 sum of the float32 log-softmax of each step's processed scores at the chosen token
+        logp = [torch.log_softmax(s.float(), dim=-1) for s in out.scores]
+        scores = [math.fsum(logp[t][b, token].item() for t, token in enumerate(seq)) for b, seq in enumerate(seqs)]
+    return seqs, scores, out
+
+
+@torch.no_grad()
+def generate_case(model, rows, opts, alone=True):
+    """One case on the ragged batch `rows` (right-padded with 0, with the attention mask, which reaches the
+    cross-attention): (sequences, scores, gaps, done). gaps: [(gap, input, where)], see beam_recorded; for greedy
+    search, top-1 minus top-2 of the processed scores (out.scores) of each step of each running row, whose argmax
+    must be the token chosen. done: {input: tokens generated when it finished}. With `alone`, asserts that every row
+    equals stock generate on that row alone, unpadded (where #36293 has no effect)."""
+    input_ids, attention_mask = pad_rows(rows)
+    gaps, done = [], {}
+    beam = opts["num_beams"] > 1
+    with encoder_mask_restored(model), (beam_recorded(gaps, done) if beam else contextlib.nullcontext()):
+        seqs, scores, out = run_generate(model, input_ids, attention_mask, opts)
+    assert all(len(seq) <= opts["max_new_tokens"] and (seq[-1] == EOS or len(seq) == opts["max_new_tokens"])
+               for seq in seqs), f"a sequence without eos stops before max_new_tokens: {seqs}"
+    if not beam:
+        for t, s in enumerate(out.scores):
+            top = s.float().topk(2, dim=-1)
+            for b, seq in enumerate(seqs):
+                if t < len(seq):
+                    assert top.indices[b, 0] == seq[t], f"row {b} step {t}: argmax is not generate's token"
+                    gaps.append(((top.values[b, 0] - top.values[b, 1]).item(), b, f"step {t}"))
+        done = {b: len(seq) for b, seq in enumerate(seqs) if seq[-1] == EOS}
+    k = opts["num_return_sequences"]
+    for b, row in enumerate(rows if alone else []):
+        mine = (seqs[b * k:(b + 1) * k], scores[b * k:(b + 1) * k])
+        theirs = run_generate(model, torch.tensor([row]), torch.ones(1, len(row), dtype=torch.int64), opts)[:2]
+        assert theirs[0] == mine[0], f"input {b}: {theirs[0]} alone, {mine[0]} in the batch"
+        diff = max(abs(x - y) for x, y in zip(theirs[1], mine[1]))
+        assert diff <= SCORE_TOLERANCE, f"input {b}: the scores alone and in the batch differ by {diff}"
+    return seqs, scores, gaps, done
+
+
+def generate_goldens(model, sp, gen):
+    """(generate.json's content, [broken rules], smallest gap) for a fixture's "generate" entry."""
+    rows = [sp.encode(t) + [EOS] for t in gen["texts"]]
+    cases, results, problems = [], {}, []
+    for name, opts in generate_cases(gen["new_tokens"], gen["min_new_tokens"]):
+        try:
+            seqs, scores, gaps, done = generate_case(model, rows, opts)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}") from None
+        gap = min(gaps)
+        if gap[0] < MIN_GAP:
+            problems.append(f"{name}: input {gap[1]}, {gap[2]}: gap {gap[0]:.2e} < {MIN_GAP}")
+        cases.append({"name": name, "options": opts, "sequences": seqs, "scores": scores, "min_gap": gap[0]})
+        results[name] = (seqs, done)
+    problems += generate_violations(results, rows, gen)
+    content = {"built_by": "tools/make_fixtures.py", "texts": gen["texts"], "inputs": rows, "cases": cases}
+    return content, problems, min(c["min_gap"] for c in cases)
+
+
+def rules_met(results, gen):
+    """The SETTING_RULES whose pairs of cases differ in `results` ({case: (sequences, ...)})."""
+    m = gen["min_new_tokens"]
+    return {rule for rule, pairs in SETTING_RULES.items()
+            if any(results[a.format(m=m)][0] != results[b.format(m=m)][0] for a, b in pairs)}
+
+
+def generate_violations(results, rows, gen):
+    n, m = gen["new_tokens"], gen["min_new_tokens"]
+    problems = [f"{rule} changes no sequence" for rule in SETTING_RULES if rule not in rules_met(results, gen)]
+    if not any(len(seq) <= m and seq[-1] == EOS for seq in results["greedy"][0]):
+        problems.append(f"no greedy row ends within min_new_tokens {m}, which would force it on")
+    if len(rows) < 4 or len(set(map(len, rows))) < len(rows):
+        problems.append("the inputs are not 4+ rows of different lengths")
+    if not any(min(done.values(), default=n) <= n - EARLY_FINISH and any(len(s) == n for s in seqs)
+               for seqs, done in results.values()):
+        problems.append(f"no case where an input finishes {EARLY_FINISH}+ tokens early and another runs to the limit")
+    return problems
+
+
+def write_generate_json(content, path):
+    """Sorted keys, a line per text, input and case, floats as repr(): reruns write the same bytes."""
+    lines = []
+    for key in sorted(content):
+        value = content[key]
+        if isinstance(value, list):
+            items = ",\n".join("    " + json.dumps(v, sort_keys=True) for v in value)
+            lines.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+    with open(path, "w") as f:
+        f.write("{\n" + ",\n".join(lines) + "\n}\n")
+
+
+def search_generate(name, spec, sp_bytes, pool_seed, count):
+    """Prints "generate" entries that pass generate.json's rules, with texts from corpus(count, pool_seed).
+
+    Every row of a batch computes what it computes alone (generate_case asserts it), so each text is run once
+    (in batches of the pool) and 4 texts of different lengths that meet the rules together are then checked."""
+    sp = spm.SentencePieceProcessor(model_proto=sp_bytes)
+    model = make_model(spec, spec["seed"], spec["eos_bias"], golden_inputs(sp, spec.get("long", False)))
+    texts = corpus(count, pool_seed)
+    rows = [sp.encode(t) + [EOS] for t in texts]
+    for new_tokens, min_new in itertools.product((20, 24, 30), (6, 8, 10)):
+        gen = dict(new_tokens=new_tokens, min_new_tokens=min_new)
+        per_text = [dict() for _ in texts]  # case -> (the text's sequences, its smallest gap)
+        for case_name, opts in generate_cases(new_tokens, min_new):
+            k = opts["num_return_sequences"]
+            for start in range(0, len(rows), 32):
+                seqs, _, gaps, _ = generate_case(model, rows[start:start + 32], opts, alone=False)
+                for i in range(min(32, len(rows) - start)):
+                    gap = min((g[0] for g in gaps if g[1] == i), default=math.inf)
+                    per_text[start + i][case_name] = (seqs[i * k:(i + 1) * k], gap)
+        good = [i for i in range(len(texts)) if min(r[1] for r in per_text[i].values()) >= 2 * MIN_GAP]
+        rules = {i: rules_met(per_text[i], gen) for i in good}
+        good.sort(key=lambda i: -len(rules[i]))
+        found = 0
+        for combo in itertools.combinations(good[:16], 4):
+            if len({len(rows[i]) for i in combo}) < 4 or set().union(*(rules[i] for i in combo)) != set(SETTING_RULES):
+                continue
+            gen["texts"] = [texts[i] for i in combo]
+            try:
+                _, problems, gap = generate_goldens(model, sp, gen)
+            except AssertionError as e:
+                problems, gap = [str(e)], 0
+            if not problems:
+                print(f"{name}: generate={gen} (min gap {gap:.2e})", flush=True)
+                found += 1
+                if found == 3:
+                    break
+        print(f"{name}: max_new_tokens {new_tokens}, min_new_tokens {min_new}: {len(good)} texts without near ties, "
+              f"{found} entries found", flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Fixtures
 
 def make_model(spec, seed, eos_bias, inputs):
@@ -334,6 +649,11 @@ def build_fixture(name, spec, out_dir, sp_bytes, seed=None, eos_bias=None):
         return None if problems else goldens
     if problems:
         sys.exit(f"{name} (seed {seed}, eos_bias {eos_bias}): {'; '.join(problems)}; run --search --only {name}")
+    generated = None
+    if name in GENERATE:
+        generated, problems, min_gap = generate_goldens(model, sp, GENERATE[name])
+        if problems:
+            sys.exit(f"{name} generate.json: {'; '.join(problems)}; run --search-generate 7 120 --only {name}")
     if spec.get("scale_qk"):
         # HF never scales q.k; a model trained with the 1/sqrt(d_kv) scale stores q unscaled. Folding
         # sqrt(d_kv) into q and declaring the scale keeps the function identical.
@@ -351,6 +671,8 @@ def build_fixture(name, spec, out_dir, sp_bytes, seed=None, eos_bias=None):
     if "max_shard_size" in spec and len(files) < 2:
         sys.exit(f"{name}: expected 2+ shards, got {files}")
     save_goldens(goldens, os.path.join(out_dir, "goldens.safetensors"))
+    if generated:
+        write_generate_json(generated, os.path.join(out_dir, "generate.json"))
     with open(os.path.join(out_dir, "spiece.model"), "wb") as f:
         f.write(sp_bytes)
     fixture = {
@@ -371,6 +693,9 @@ def build_fixture(name, spec, out_dir, sp_bytes, seed=None, eos_bias=None):
         f.write("\n")
     check_saved(name, spec, out_dir, goldens)
     report(name, goldens, new_tokens)
+    if generated:
+        print(f"{name}: generate.json: {len(generated['cases'])} cases, max_new_tokens {GENERATE[name]['new_tokens']}, "
+              f"min_new_tokens {GENERATE[name]['min_new_tokens']}; min gap {min_gap:.2e}")
     return goldens
 
 
@@ -503,6 +828,8 @@ def main():
     parser.add_argument("--check", action="store_true", help="rebuild in a temporary folder and compare with tests/data")
     parser.add_argument("--only", nargs="*", default=None, help="fixture names to build (default: all, and the extras)")
     parser.add_argument("--search", action="store_true", help="find a seed and eos_bias per fixture to hard-code")
+    parser.add_argument("--search-generate", type=int, nargs=2, metavar=("SEED", "COUNT"),
+                        help="find generate entries (texts from corpus(COUNT, SEED)) per fixture to hard-code")
     parser.add_argument("--chronos", default=CHRONOS_DEFAULT, help="the chronos-dummy-t5 folder (default: %(default)s)")
     args = parser.parse_args()
     have = {"torch": torch.__version__, "transformers": transformers.__version__, "sentencepiece": spm.__version__}
@@ -518,6 +845,10 @@ def main():
     if sp_bytes != train_spiece():
         sys.exit("SentencePiece training is not deterministic")
     names = args.only or list(FIXTURES)
+    if args.search_generate:
+        for name in names:
+            search_generate(name, FIXTURES[name], sp_bytes, *args.search_generate)
+        return
     if args.search:
         for name in names:
             search(name, FIXTURES[name], sp_bytes)
