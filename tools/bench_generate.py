@@ -21,8 +21,10 @@ import sys
 import tempfile
 import time
 
-import torch
-import transformers
+# Both sides run with OpenMP's default wait policy (libgomp reads it when torch loads, hence here).
+os.environ.pop("OMP_WAIT_POLICY", None)
+import torch  # noqa: E402
+import transformers  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=1024, num_layers=8, num_decoder_layers=8, num_heads=6,
@@ -78,7 +80,9 @@ def main():
         ids_file = os.path.join(folder, "ids.txt")
         with open(ids_file, "w") as f:
             f.writelines(" ".join(map(str, row.tolist())) + "\n" for row in ids)
-        env = dict(os.environ, OMP_WAIT_POLICY="passive")
+        # OMP_WAIT_POLICY=passive (right for shared, oversubscribed machines) would halve t5cc's batch-1
+        # speed on 2 threads: it is removed from the environment above, for both sides.
+        env = dict(os.environ)
         print(f"t5cc vs transformers {transformers.__version__} / torch {torch.__version__}, {args.threads} threads, "
               f"flan-t5-small shape, input {args.input_length} tokens, {args.new_tokens} new tokens per output, "
               f"median of {args.repeats}\n")

@@ -280,8 +280,8 @@ BOOST_AUTO_TEST_CASE(no_allocation_per_step) {
   searches[2].options.do_sample = true;
   searches[2].options.top_p = 0.9f;
   searches[2].options.num_return_sequences = 2;
-  searches[3].name = "beam search, 4 beams, 2 returned";
-  searches[3].options.num_beams = 4;
+  searches[3].name = "beam search, 16 beams (48 rows), 2 returned";
+  searches[3].options.num_beams = 16;
   searches[3].options.num_return_sequences = 2;
   searches[3].options.early_stopping = t5::EarlyStopping::Never;
   for (auto& [name, options] : searches) {

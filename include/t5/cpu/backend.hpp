@@ -170,10 +170,12 @@ class Backend {
   using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
   using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
   static constexpr std::int64_t q_block = 64;
-  // Below this many rows a product runs as one matrix-vector product per row, split over threads
-  // by blocks of weight rows: no GEMM packing buffers (nothing allocated in a decode step), and each
-  // weight block is read while it is in cache.
-  static constexpr std::int64_t gemv_rows = 16;
+  // Up to this many rows a product runs as one matrix-vector product per row, split over threads
+  // by blocks of weight rows: no GEMM packing buffers (Eigen allocates them on every GEMM, so a
+  // decode step of up to 64 rows, beams included, allocates nothing), and each weight block is read
+  // while it is in cache. Measured on flan-t5-small's shapes, 2 threads: 10% faster than Eigen's GEMM
+  // at 32 rows, 4% slower at 64.
+  static constexpr std::int64_t gemv_rows = 64;
 
   static void check(bool ok, const char* what) {
     if (!ok) throw Error(ErrorCode::InvalidArgument, std::string("cpu::Backend ") + what);
