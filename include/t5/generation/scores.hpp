@@ -67,8 +67,8 @@ class LogitsProcessors {
 class SamplingWarpers {
  public:
   SamplingWarpers(const GenerationOptions& o, std::int64_t vocab)
-      : temperature_(o.temperature), top_k_(o.top_k), top_p_(o.top_p), values_(static_cast<std::size_t>(vocab)),
-        order_(static_cast<std::size_t>(vocab)) {}
+      : temperature_(o.temperature), top_k_(o.top_k), top_p_(o.top_p), values_(o.do_sample ? static_cast<std::size_t>(vocab) : 0),
+        order_(values_.size()) {}  // scratch only when sampling
 
   void apply(std::span<float> scores) {
     if (temperature_ != 1.0f)
