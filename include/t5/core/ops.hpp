@@ -1,9 +1,11 @@
-// Parameter structs of the element-wise ops that both backends implement: the CPU version in
+// Parameter structs of the ops that both backends implement (norm, attention): the CPU version in
 // cpu/, the CUDA launcher in cuda/launch.hpp (kernels/). Pointers are host or device memory
 // according to the backend that receives the struct.
 #pragma once
 
 #include <cstdint>
+
+#include "t5/core/tensor.hpp"
 
 namespace t5 {
 
@@ -27,6 +29,42 @@ struct RmsNormParams {
   float eps = 1e-6f;
   float residual_scale = 1.0f;  ///< power-of-two fp16 scaling of the residual; 1 = none
   ResidualMode mode = ResidualMode::Update;
+};
+
+/// T5's relative position bias as attention reads it: bias(h, query i, key j) =
+/// table[bucket(j - i), h], with the bucket from a RelativeBuckets table (model/relative_position.hpp).
+struct PositionBiasArgs {
+  const float* table = nullptr;           ///< [num_buckets, heads]; nullptr: no bias (cross-attention)
+  const std::int32_t* buckets = nullptr;  ///< bucket of distance d at [d + reach], d in [-reach, reach]
+  std::int64_t reach = 0;                 ///< farther distances clamp to +-reach
+};
+
+/// One attention call over a batch, all heads: out = softmax(scale * q k^T + bias, visible keys) v.
+/// Key j of batch row b is visible to query i when key_mask[b / kv_share, j] is set, j <= its position when
+/// causal, and its document equals the query's when documents are given. A query with no visible
+/// key outputs zeros (HF would spread it uniformly over masked keys; no T5 input produces one).
+template <class T, class Space>
+struct AttentionArgs {
+  ConstMatrixView<T, Space> q;  ///< [batch * q_len, heads * head_dim]; head h in columns [h * head_dim, (h + 1) * head_dim)
+  ConstMatrixView<T, Space> k;  ///< [batch * kv_rows, heads * head_dim]; row b * kv_rows + j holds key j of row b
+  ConstMatrixView<T, Space> v;  ///< as k
+  MatrixView<T, Space> out;     ///< [batch * q_len, heads * head_dim]
+  std::int64_t batch = 0;
+  std::int64_t q_len = 0;
+  std::int64_t kv_rows = 0;     ///< rows reserved per batch row in k and v (a cache's capacity)
+  std::int64_t kv_len = 0;      ///< keys in use per batch row, <= kv_rows
+  /// Consecutive batch rows that read the same keys, values and key mask: row b reads those of key
+  /// row b / kv_share (the beams or samples of one input share its cross-attention K/V).
+  std::int64_t kv_share = 1;
+  std::int64_t heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t q_position = 0;  ///< position of query 0 among the keys (the tokens already cached)
+  float scale = 1.0f;           ///< T5: 1 (Google folded 1/sqrt(d_kv) into the q weights)
+  bool causal = false;
+  const std::uint8_t* key_mask = nullptr;   ///< [batch, key_mask_ld], 1 = visible; nullptr: all visible
+  std::int64_t key_mask_ld = 0;
+  const std::int32_t* documents = nullptr;  ///< [batch, q_len] packed document ids (requires q_len == kv_len); nullptr: none
+  PositionBiasArgs bias;
 };
 
 }  // namespace t5

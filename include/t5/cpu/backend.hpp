@@ -139,6 +139,13 @@ class Backend {
     for (std::int64_t r = 0; r < src.rows; ++r) std::copy(src.row(r), src.row(r) + src.cols, dst.row(r));
   }
 
+  /// For every block r of `block_rows` rows, the first `used_rows` rows of dst's block r become those
+  /// of src's block parents[r]: beam search's cache reorder (src and dst do not overlap).
+  void gather_blocks(ConstMatrixView<T> src, const std::int32_t* parents, std::int64_t block_rows, std::int64_t used_rows, MatrixView<T> dst) {
+    check(src.rows == dst.rows && src.cols == dst.cols && block_rows > 0 && src.rows % block_rows == 0, "gather_blocks: shapes differ");
+    for (std::int64_t r = 0; r < src.rows / block_rows; ++r) copy(src.rows_from(parents[r] * block_rows, used_rows), dst.rows_from(r * block_rows, used_rows));
+  }
+
   /// out[r] = the first index of the largest value of row r (torch.argmax's tie rule).
   void argmax(ConstMatrixView<float> logits, std::int32_t* out) {
     for (std::int64_t r = 0; r < logits.rows; ++r) {
@@ -149,7 +156,7 @@ class Backend {
 
   /// Sizes the per-thread score scratch for attention calls up to kv_len keys, so that a decode
   /// loop that reserved its final length allocates nothing per step.
-  void reserve_attention(std::int64_t kv_len) {
+  void reserve_attention(std::int64_t /*batch*/, std::int64_t /*q_len*/, std::int64_t /*heads*/, std::int64_t /*head_dim*/, std::int64_t kv_len) {
     const auto need = static_cast<std::size_t>(threads_ * q_block * std::max<std::int64_t>(kv_len, 1));
     if (scores_.size() < need) scores_.resize(need);
   }
@@ -158,7 +165,7 @@ class Backend {
     check(a.kv_len <= a.kv_rows && a.q.cols == a.heads * a.head_dim && a.out.cols == a.q.cols, "attention: inconsistent sizes");
     check(a.documents == nullptr || a.q_len == a.kv_len, "attention: packed documents need q_len == kv_len");
     check(a.kv_share >= 1 && a.batch % a.kv_share == 0, "attention: kv_share must divide the batch");
-    reserve_attention(a.kv_len);
+    reserve_attention(a.batch, a.q_len, a.heads, a.head_dim, a.kv_len);
     const std::int64_t blocks = (a.q_len + q_block - 1) / q_block;
     const std::int64_t tasks = a.batch * a.heads * blocks;
     T5_OMP_PARALLEL_FOR

@@ -36,6 +36,7 @@ struct DecoderState {
   std::vector<typename B::template Buffer<Act>> self_kv;   ///< per layer [batch * capacity, 2 * inner]: k | v
   std::vector<typename B::template Buffer<Act>> cross_kv;  ///< per layer [inputs * encoder_length, 2 * inner]: k | v
   typename B::template Buffer<Act> reorder_scratch;        ///< [batch * capacity, 2 * inner] when reorderable
+  typename B::template Buffer<std::int32_t> parents;       ///< [batch, 1] reorder_cache's parents, when reorderable
   typename B::template Buffer<std::uint8_t> self_mask;     ///< [batch, capacity] decoder padding, 1 = token
   typename B::template Buffer<std::uint8_t> encoder_mask;  ///< [inputs, encoder_length], 1 = token
 
@@ -67,26 +68,27 @@ DecoderState<B> start_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& 
     s.cross_kv.push_back(b.template allocate<Act>(encoded.rows, 2 * inner));
     b.linear(encoded, layer.cross_attention.kv.view(), s.cross_kv.back().view());
   }
-  if (layout.reorderable) s.reorder_scratch = b.template allocate<Act>(s.batch * s.capacity, 2 * inner);
+  if (layout.reorderable) {
+    s.reorder_scratch = b.template allocate<Act>(s.batch * s.capacity, 2 * inner);
+    s.parents = b.template allocate<std::int32_t>(s.batch, 1);
+  }
   s.encoder_mask = b.template upload<std::uint8_t>(encoder_mask, layout.inputs, s.encoder_length);
   s.self_mask = b.template upload<std::uint8_t>(self_mask, s.batch, s.capacity);
   return s;
 }
 
 /// Beam search: row r continues from row parents[r], so its self-attention cache becomes a copy of
-/// that row's. The copies go through the preallocated scratch (all reads before any write); rows
-/// that continue themselves are not touched.
+/// that row's: one gather per layer into the preallocated scratch, which then becomes the layer's
+/// cache (the old cache is the next layer's scratch). Nothing moves when every row keeps its own.
 template <Backend B>
 void reorder_cache(B& b, DecoderState<B>& s, std::span<const std::int32_t> parents) {
-  if (s.length == 0) return;
-  const std::int64_t cap = s.capacity, len = s.length;
-  auto scratch = s.reorder_scratch.view();
+  bool moved = false;
+  for (std::size_t r = 0; r < parents.size(); ++r) moved = moved || parents[r] != static_cast<std::int32_t>(r);
+  if (s.length == 0 || !moved) return;
+  b.upload_into(parents, s.parents.data());
   for (auto& kv : s.self_kv) {
-    auto cache = kv.view();
-    for (std::int64_t r = 0; r < s.batch; ++r)
-      if (parents[static_cast<std::size_t>(r)] != r) b.copy(cache.rows_from(parents[static_cast<std::size_t>(r)] * cap, len), scratch.rows_from(r * cap, len));
-    for (std::int64_t r = 0; r < s.batch; ++r)
-      if (parents[static_cast<std::size_t>(r)] != r) b.copy(scratch.rows_from(r * cap, len), cache.rows_from(r * cap, len));
+    b.gather_blocks(kv.view(), s.parents.data(), s.capacity, s.length, s.reorder_scratch.view());
+    std::swap(kv, s.reorder_scratch);
   }
 }
 
