@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "generate_cases.hpp"
 #include "goldens.hpp"
 #include "t5/t5.hpp"
 
@@ -120,24 +121,10 @@ BOOST_AUTO_TEST_CASE(generate_options) {
     BOOST_TEST_MESSAGE(f.name << ": no generate.json goldens for this fixture");
     return;
   }
-  std::ifstream in(path);
-  BOOST_TEST_REQUIRE(static_cast<bool>(in), path.string() << " is missing (tools/make_fixtures.py writes it)");
-  const auto golden = nlohmann::json::parse(in);
-  std::vector<std::vector<std::int32_t>> rows;
-  for (const auto& r : golden.at("inputs")) rows.push_back(r.get<std::vector<std::int32_t>>());
-  const auto input = t5::TokenBatch::from_rows(rows, static_cast<std::int32_t>(f.model->hparams().pad_id));
+  const auto golden = t5::test::read_generate_goldens(path);
+  const auto input = t5::test::generate_inputs(golden, static_cast<std::int32_t>(f.model->hparams().pad_id));
   for (const auto& c : golden.at("cases")) {
-    const auto& o = c.at("options");
-    t5::GenerationOptions options;
-    options.max_new_tokens = o.at("max_new_tokens");
-    options.min_new_tokens = o.at("min_new_tokens");
-    options.num_beams = o.at("num_beams");
-    options.length_penalty = o.at("length_penalty");
-    const std::string early = o.at("early_stopping");
-    options.early_stopping = early == "true" ? t5::EarlyStopping::True : early == "never" ? t5::EarlyStopping::Never : t5::EarlyStopping::False;
-    options.num_return_sequences = o.at("num_return_sequences");
-    options.repetition_penalty = o.at("repetition_penalty");
-    options.no_repeat_ngram_size = o.at("no_repeat_ngram_size");
+    auto options = t5::test::generate_options(c.at("options"));
     options.output_scores = true;
     const std::string name = c.at("name");
     BOOST_TEST_CONTEXT(f.name << " " << name) {
