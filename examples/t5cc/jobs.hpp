@@ -23,7 +23,8 @@ inline const std::vector<OptionSpec> job_options = {
     {"input", "FILE", "read the inputs from FILE, one per line ('-' for stdin), instead of TEXT arguments"},
     {"batch-size", "N", "inputs per batch (default 8)"},
     {"threads", "N", "CPU threads (default: all cores)"},
-    {"device", "cpu|cuda", "where the model runs (default cpu; cuda: the GPU backend is not in this version yet)"},
+    {"device", "cpu|cuda", "where the model runs (default cpu; cuda: the first GPU, needs a build with CUDA)"},
+    {"dtype", "bf16|f16", "GPU weights and activations (default bf16; the residual stream stays float32)"},
     {"quiet", "", "no progress bar"},
 };
 

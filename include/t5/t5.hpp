@@ -1,7 +1,7 @@
 // t5cc host API, one include: policies and presets, Hparams, config.json and checkpoint reading,
-// detection and dispatch, the safetensors reader and writer, the models (Model<V>, t5::load) on
-// the CPU reference backend, and the tokenizer.
-// The GPU API is t5/cuda.hpp.
+// detection and dispatch, the safetensors reader and writer, the models (Model<V, B>, t5::load) on
+// the CPU reference backend (and on cuda::Backend in a CUDA build), and the tokenizer.
+// The GPU's own API (devices, streams, launchers, cuBLASLt) is t5/cuda.hpp.
 #pragma once
 
 #include "t5/build_config.hpp"

@@ -13,6 +13,9 @@
 #include "synthetic_checkpoint.hpp"
 #include "goldens.hpp"
 #include "t5/t5.hpp"
+#if T5CC_HAVE_CUDA
+#include "t5/cuda/device.hpp"
+#endif
 #include "temp_dir.hpp"
 
 namespace {
@@ -316,13 +319,45 @@ BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
   expect_error({"generate", "--model", dir}, 2, "no input");
   expect_error({"generate", "--model", dir, "--input", (tmp / "nope.txt").string()}, 1, "nope.txt");
   expect_error({"encode", "--model", dir, "--pad-to", "3", "The dog sings."}, 1, "more than the padded length 3");
-  expect_error({"generate", "--model", dir, "--device", "cuda", "x"}, 1, "--device cuda");
   expect_error({"generate", "--model", dir, "--device", "tpu", "x"}, 2, "cpu or cuda");
   // A failing encode --out leaves no file behind.
   const auto file = tmp / "out.safetensors";
   expect_error({"encode", "--model", dir, "--pad-to", "3", "--out", file.string(), "The dog sings."}, 1, "padded length");
   BOOST_TEST(!std::filesystem::exists(file));
   for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) BOOST_TEST(entry.path().filename() != "out.safetensors.tmp");
+}
+
+// --device cuda --dtype: refused with a clear error where the build or the machine has no GPU; on a
+// GPU, the demo's output in bf16 and f16 equals the CPU's (its margins are >= 14.4), and encode runs.
+BOOST_AUTO_TEST_CASE(device_cuda) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  expect_error({"generate", "--model", demo, "--dtype", "bf16", "x"}, 2, "--dtype' is for --device cuda");
+  expect_error({"generate", "--model", demo, "--device", "cuda", "--dtype", "f32", "x"}, 2, "bf16 or f16");
+  const std::vector<std::string> inputs = {"42", "1999", "31415"};
+  std::vector<std::string> args = {"generate", "--model", demo, "--quiet", "--device", "cuda"};
+  args.insert(args.end(), inputs.begin(), inputs.end());
+#if T5CC_HAVE_CUDA
+  const bool gpu = t5::cuda::device_count() > 0;
+#else
+  const bool gpu = false;
+#endif
+  if (!gpu) {
+    expect_error(args, 1, T5CC_HAVE_CUDA ? "CUDA device 0 does not exist" : "built without CUDA");
+    return;
+  }
+  std::vector<std::string> cpu_args = {"generate", "--model", demo, "--quiet"};
+  cpu_args.insert(cpu_args.end(), inputs.begin(), inputs.end());
+  const auto cpu = t5cc(cpu_args);
+  BOOST_TEST_REQUIRE(cpu.status == 0, cpu.err);
+  for (const char* dtype : {"bf16", "f16"}) {
+    auto with_dtype = args;
+    with_dtype.insert(with_dtype.begin() + 6, {"--dtype", dtype});
+    const auto r = t5cc(with_dtype);
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    BOOST_TEST(r.out == cpu.out, dtype);
+  }
+  const auto enc = t5cc({"encode", "--model", demo, "--quiet", "--device", "cuda", "42"});
+  BOOST_TEST(enc.status == 0, enc.err);
 }
 
 // The bundled demo model (examples/models/numbers, tools/train_demo.py) writes held-out numbers in

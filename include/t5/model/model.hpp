@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "t5/build_config.hpp"
 #include "t5/config/detect.hpp"
 #include "t5/cpu/backend.hpp"
 #include "t5/generation/options.hpp"
@@ -20,12 +21,23 @@
 #include "t5/model/encoder.hpp"
 #include "t5/model/relative_position.hpp"
 #include "t5/model/weights.hpp"
+#if T5CC_HAVE_CUDA
+#include "t5/cuda/backend.hpp"
+#endif
 
 namespace t5 {
 
+enum class Device : std::uint8_t { Cpu, Cuda };
+
 struct LoadOptions {
-  int threads = 0;  ///< CPU threads; 0 = OpenMP's default (OMP_NUM_THREADS or the core count)
+  Device device = Device::Cpu;  ///< where t5::load runs the model (a Model<V, B> names its backend instead)
+  int threads = 0;              ///< CPU threads; 0 = OpenMP's default (OMP_NUM_THREADS or the core count)
+  int cuda_device = 0;          ///< the GPU's ordinal, for Device::Cuda
+  DType dtype = DType::BF16;    ///< GPU activation and weight dtype, BF16 or F16 (the CPU runs float32)
 };
+
+/// Whether this build of t5cc has the CUDA backend.
+constexpr bool have_cuda() noexcept { return T5CC_HAVE_CUDA != 0; }
 
 /// A loaded model whose variant is known at run time (t5::load). Every call validates its input
 /// and throws t5::Error(InvalidArgument) naming the problem. Calls on one model share its backend's
@@ -60,7 +72,7 @@ class Model final : public AnyModel {
 
   Model(const Checkpoint& ckpt, const LoadOptions& options)
       : detected_(checked(ckpt)),
-        backend_(options.threads),
+        backend_(make_backend(options)),
         weights_(load_weights<V>(ckpt, backend_)),
         encoder_buckets_(upload_buckets(true)),
         decoder_buckets_(upload_buckets(false)) {}
@@ -89,7 +101,7 @@ class Model final : public AnyModel {
     Activations<B> act(backend_, hparams(), V::gated, rows);
     auto hidden = backend_.template allocate<Act>(rows, hparams().d_model);
     auto logits = backend_.template allocate<float>(rows, hparams().vocab_size);
-    reserve_attention(std::max(decoder_input.length, input.length));
+    backend_.reserve_attention(decoder_input.batch, decoder_input.length, hparams().num_heads, hparams().d_kv, std::max(decoder_input.length, input.length));
     run_decoder(backend_, weights_, hparams(), state, ids.data(), decoder_input.length, decoder_buckets(), act, hidden.view());
     lm_head(backend_, weights_, hparams(), hidden.view(), logits.view());
     std::vector<float> out(static_cast<std::size_t>(rows * hparams().vocab_size));
@@ -120,7 +132,7 @@ class Model final : public AnyModel {
     const bool host_logits_needed = search->needs_logits() || static_cast<bool>(options.on_logits);
     std::vector<float> host_logits(host_logits_needed ? static_cast<std::size_t>(rows * vocab) : 0);
     std::vector<std::int32_t> argmax(search->needs_logits() ? 0 : static_cast<std::size_t>(rows));
-    reserve_attention(std::max(options.max_new_tokens, input.length));
+    backend_.reserve_attention(rows, 1, h.num_heads, h.d_kv, std::max(options.max_new_tokens, input.length));
 
     Generation out;
     out.per_input = options.num_return_sequences;
@@ -149,6 +161,11 @@ class Model final : public AnyModel {
     typename B::template Buffer<Act> states;  // [batch * length, d_model]
     std::vector<std::uint8_t> mask;           // host [batch, length]
   };
+
+  static B make_backend(const LoadOptions& o) {
+    if constexpr (std::is_same_v<typename B::Space, HostSpace>) return B(o.threads);
+    else return B(o.cuda_device);
+  }
 
   static Detected checked(const Checkpoint& ckpt) {
     const Detected& d = ckpt.detected();
@@ -188,10 +205,6 @@ class Model final : public AnyModel {
   PositionBiasArgs encoder_buckets() const { return {nullptr, encoder_buckets_.data(), (encoder_buckets_.cols() - 1) / 2}; }
   PositionBiasArgs decoder_buckets() const { return {nullptr, decoder_buckets_.data(), (decoder_buckets_.cols() - 1) / 2}; }
 
-  void reserve_attention(std::int64_t kv_len) {
-    if constexpr (requires { backend_.reserve_attention(kv_len); }) backend_.reserve_attention(kv_len);
-  }
-
   Encoded run_encoder_on(const TokenBatch& input) {
     input.validate("input", hparams().vocab_size);
     const std::int64_t rows = input.batch * input.length;
@@ -201,7 +214,7 @@ class Model final : public AnyModel {
     auto documents = backend_.template upload<std::int32_t>(input.documents, input.documents.empty() ? 0 : input.batch,
                                                             input.documents.empty() ? 0 : input.length);
     Activations<B> act(backend_, hparams(), V::gated, rows);
-    reserve_attention(input.length);
+    backend_.reserve_attention(input.batch, input.length, hparams().num_heads, hparams().d_kv, input.length);
     const EncoderInput<B> in{input.batch, input.length, ids.data(), mask.data(), input.documents.empty() ? nullptr : documents.data()};
     run_encoder(backend_, weights_, hparams(), in, encoder_buckets(), act, e.states.view());
     return e;
@@ -226,11 +239,24 @@ class Model final : public AnyModel {
   typename B::template Buffer<std::int32_t> decoder_buckets_;
 };
 
-/// Opens the checkpoint in `dir`, detects its variant and loads it as the matching Model<V>.
+/// Opens the checkpoint in `dir`, detects its variant and loads it as the matching Model<V, B>: on
+/// the CPU in float32, or on a GPU in options.dtype (BF16 or F16; Error(InvalidArgument) otherwise,
+/// and for Device::Cuda in a build without CUDA).
 inline std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options = {}) {
+  if (options.device == Device::Cuda && !have_cuda())
+    throw Error(ErrorCode::InvalidArgument, "this t5cc build has no CUDA backend (rebuild with nvcc on PATH and -Dcuda=enabled)");
+  if (options.device == Device::Cuda && options.dtype != DType::BF16 && options.dtype != DType::F16)
+    throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(options.dtype)));
   const Checkpoint ckpt = Checkpoint::open(dir);
-  return dispatch(ckpt.detected().policies,
-                  [&]<VariantLike V>() -> std::unique_ptr<AnyModel> { return std::make_unique<Model<V>>(ckpt, options); });
+  return dispatch(ckpt.detected().policies, [&]<VariantLike V>() -> std::unique_ptr<AnyModel> {
+#if T5CC_HAVE_CUDA
+    if (options.device == Device::Cuda) {
+      if (options.dtype == DType::F16) return std::make_unique<Model<V, cuda::Backend<f16>>>(ckpt, options);
+      return std::make_unique<Model<V, cuda::Backend<bf16>>>(ckpt, options);
+    }
+#endif
+    return std::make_unique<Model<V>>(ckpt, options);
+  });
 }
 
 }  // namespace t5
