@@ -90,14 +90,13 @@ BOOST_AUTO_TEST_CASE(draws_follow_the_warped_softmax) {
   };
   for (const Case c : {Case{1.0f, 0, 1.0f}, Case{0.7f, 5, 1.0f}, Case{1.3f, 0, 0.8f}, Case{1.0f, 8, 0.9f}, Case{2.0f, 3, 1.0f}}) {
     BOOST_TEST_CONTEXT("temperature " << c.temperature << ", top_k " << c.top_k << ", top_p " << c.top_p) {
-      t5::GenerationOptions o;
-      o.do_sample = true;
-      o.temperature = c.temperature;
-      o.top_k = c.top_k;
-      o.top_p = c.top_p;
-      t5::SamplingWarpers warpers(o, static_cast<std::int64_t>(logits.size()));
+      t5::SampleArgs settings;
+      settings.temperature = c.temperature;
+      settings.top_k = c.top_k;
+      settings.top_p = c.top_p;
+      t5::SamplingWarpers warpers(static_cast<std::int64_t>(logits.size()));
       std::vector<float> scores = logits;
-      warpers.apply(scores);
+      warpers.apply(scores, settings);
       const auto expected = expected_distribution(c.temperature, c.top_k, c.top_p);
       for (std::size_t i = 0; i < scores.size(); ++i) BOOST_TEST((scores[i] != t5::minus_infinity) == expected.contains(static_cast<int>(i)));
       constexpr int draws = 20000;
@@ -190,6 +189,22 @@ BOOST_AUTO_TEST_CASE(seeds_reproduce_and_differ) {
     differ += pairs.at(static_cast<std::int64_t>(i), 1).tokens != a[i];
   }
   BOOST_TEST(differ > 0u);
+}
+
+// The two places a draw can happen give the same tokens: the backend's sample op (plain sampling,
+// the path the GPU takes) and the search on host logits (taken when scores are asked for), with
+// top-k, top-p, temperature and two samples per input.
+BOOST_AUTO_TEST_CASE(backend_draws_equal_host_draws) {
+  auto model = v1_1();
+  const auto input = t5::TokenBatch::from_rows(ragged_rows(), 0);
+  auto o = sampled(5);
+  o.top_k = 20;
+  o.top_p = 0.9f;
+  o.temperature = 1.3f;
+  o.num_return_sequences = 2;
+  const auto on_backend = model->generate(input, o).token_rows();
+  o.output_scores = true;
+  BOOST_TEST(model->generate(input, o).token_rows() == on_backend);
 }
 
 // Every input of a ragged batch gives what it gives alone, when it keeps its row key.

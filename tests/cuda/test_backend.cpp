@@ -157,6 +157,29 @@ BOOST_AUTO_TEST_CASE(float16) {
   for (const char* f : fixture_names) BOOST_TEST_CONTEXT(f << " f16") { check_fixture(f, t5::DType::F16); }
 }
 
+// Sampling in the decode loop: the GPU's sample kernel (plain sampling) and the CPU's draw on the
+// downloaded GPU logits (taken when scores are asked for) see the same logits, so they pick the same
+// tokens (GPU decoding is deterministic; the draws differ only within ~1e-15 of a CDF boundary).
+BOOST_AUTO_TEST_CASE(sampling_in_the_loop) {
+  const auto dir = t5::test::test_data() / "v1_1_gated";
+  const t5::test::Goldens goldens(dir / "goldens.safetensors");
+  const auto input = goldens.batch("input_ids", "attention_mask");
+  for (auto dtype : {t5::DType::BF16, t5::DType::F16}) {
+    const auto gpu = gpu_model(dir, dtype);
+    t5::GenerationOptions o;
+    o.do_sample = true;
+    o.seed = 5;
+    o.top_k = 20;
+    o.top_p = 0.9f;
+    o.temperature = 1.3f;
+    o.num_return_sequences = 2;
+    o.max_new_tokens = 24;
+    const auto in_kernel = gpu->generate(input, o).token_rows();
+    o.output_scores = true;
+    BOOST_TEST(gpu->generate(input, o).token_rows() == in_kernel, name(dtype));
+  }
+}
+
 // The fixture compute-sanitizer runs (tools/gpu_check.sh): one v1.1 model whole, sequences <= 128.
 BOOST_AUTO_TEST_CASE(sanitizer_case) { check_fixture("v1_1_gated", t5::DType::BF16); }
 

@@ -455,16 +455,15 @@ BOOST_AUTO_TEST_CASE(sample_matches_cpu) {
           std::vector<std::uint64_t> keys(static_cast<std::size_t>(rows / samples_per_key));
           for (auto& k : keys) k = rng64();  // distinct with certainty in practice
 
-          t5::GenerationOptions options;
-          options.do_sample = true;
-          options.temperature = w.temperature;
-          options.top_k = w.top_k;
-          options.top_p = w.top_p;
-          t5::SamplingWarpers warpers(options, vocab);
+          t5::SampleArgs settings;
+          settings.temperature = w.temperature;
+          settings.top_k = w.top_k;
+          settings.top_p = w.top_p;
+          t5::SamplingWarpers warpers(vocab);
           std::vector<std::vector<float>> warped;
           for (std::int64_t r = 0; r < rows; ++r) {
             warped.emplace_back(logits.begin() + r * ld, logits.begin() + r * ld + vocab);
-            warpers.apply(warped.back());
+            warpers.apply(warped.back(), settings);
           }
 
           const auto dlogits = to_device(logits), dkeys = to_device(keys);

@@ -67,4 +67,17 @@ struct AttentionArgs {
   PositionBiasArgs bias;
 };
 
+/// One sampling draw per row of [rows, vocab] logits, on the backend: generation/scores.hpp's
+/// warpers (temperature, top-k, top-p) and its draw. Row r is sample r % samples_per_key of the input
+/// keyed row_keys[r / samples_per_key]; `step` is the draw's step.
+struct SampleArgs {
+  float temperature = 1.0f;
+  std::int64_t top_k = 0;  ///< 0: off
+  float top_p = 1.0f;      ///< 1: off
+  std::uint64_t seed = 0;
+  const std::uint64_t* row_keys = nullptr;  ///< [rows / samples_per_key], backend memory
+  std::int64_t samples_per_key = 1;
+  std::int64_t step = 0;
+};
+
 }  // namespace t5

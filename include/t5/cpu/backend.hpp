@@ -26,6 +26,7 @@
 #include "t5/core/ops.hpp"
 #include "t5/core/tensor.hpp"
 #include "t5/cpu/rms_norm.hpp"
+#include "t5/generation/scores.hpp"
 #include "t5/model/backend.hpp"
 
 namespace t5::cpu {
@@ -154,6 +155,21 @@ class Backend {
     }
   }
 
+  /// out[r] = a sampling draw from row r: generation/scores.hpp's warpers, then sample_token (which
+  /// throws Error(InvalidArgument) when the warpers leave no token).
+  void sample(ConstMatrixView<float> logits, const SampleArgs& a, std::int32_t* out) {
+    if (warpers_.vocab() < logits.cols) {  // the first draw of this width sizes the scratch
+      warpers_ = SamplingWarpers(logits.cols);
+      sample_row_.resize(static_cast<std::size_t>(logits.cols));
+    }
+    const std::span<float> row(sample_row_.data(), static_cast<std::size_t>(logits.cols));
+    for (std::int64_t r = 0; r < logits.rows; ++r) {
+      std::copy(logits.row(r), logits.row(r) + logits.cols, row.begin());
+      warpers_.apply(row, a);
+      out[r] = sample_token(row, a.seed, a.row_keys[r / a.samples_per_key], r % a.samples_per_key, a.step);
+    }
+  }
+
   /// Sizes the per-thread score scratch for attention calls up to kv_len keys, so that a decode
   /// loop that reserved its final length allocates nothing per step.
   void reserve_attention(std::int64_t /*batch*/, std::int64_t /*q_len*/, std::int64_t /*heads*/, std::int64_t /*head_dim*/, std::int64_t kv_len) {
@@ -272,6 +288,8 @@ class Backend {
 
   int threads_ = 1;
   std::vector<float> scores_;
+  SamplingWarpers warpers_;
+  std::vector<float> sample_row_;
 };
 
 static_assert(t5::Backend<Backend<float>>);

@@ -147,6 +147,16 @@ class Backend {
     launch_argmax(ArgmaxParams{logits.data, logits.ld, logits.rows, logits.cols, out}, stream_.get());
   }
 
+  /// out[r] = a sampling draw from row r (the CPU's rule, kernels/sampling.cu), or -1 when the
+  /// warpers leave no token.
+  void sample(ConstMatrixView<float, DeviceSpace> logits, const SampleArgs& a, std::int32_t* out) {
+    const std::size_t need = sample_workspace_bytes(logits.rows, logits.cols);
+    if (need > sample_workspace_.bytes()) sample_workspace_ = allocate<float>(1, static_cast<std::int64_t>(need / sizeof(float)) + 1);
+    launch_sample(SampleParams{logits.data, logits.ld, logits.rows, logits.cols, a.temperature, a.top_k, a.top_p, a.seed, a.row_keys,
+                               a.samples_per_key, a.step, sample_workspace_.data(), out},
+                  stream_.get());
+  }
+
  private:
   static int select(int device) {
     set_device(device);
@@ -178,7 +188,8 @@ class Backend {
   CudaStream stream_;
   MemoryPool pool_;
   Gemm gemm_;
-  Buffer<std::uint8_t> workspace_;  // attention split partials
+  Buffer<std::uint8_t> workspace_;   // attention split partials
+  Buffer<float> sample_workspace_;   // warped scores of a sampling step
 };
 
 static_assert(t5::Backend<Backend<bf16>>);

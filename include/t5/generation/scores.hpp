@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "t5/core/ops.hpp"
 #include "t5/generation/options.hpp"
 #include "t5/generation/philox.hpp"
 
@@ -63,25 +64,26 @@ class LogitsProcessors {
 };
 
 /// HF's sampling warpers, in their order: TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-/// (min_tokens_to_keep 1). Removed tokens get -inf.
+/// (min_tokens_to_keep 1), with the settings of SampleArgs. Removed tokens get -inf. The scratch holds
+/// rows of up to `vocab` scores.
 class SamplingWarpers {
  public:
-  SamplingWarpers(const GenerationOptions& o, std::int64_t vocab)
-      : temperature_(o.temperature), top_k_(o.top_k), top_p_(o.top_p), values_(o.do_sample ? static_cast<std::size_t>(vocab) : 0),
-        order_(values_.size()) {}  // scratch only when sampling
+  explicit SamplingWarpers(std::int64_t vocab = 0) : values_(static_cast<std::size_t>(vocab)), order_(values_.size()) {}
 
-  void apply(std::span<float> scores) {
-    if (temperature_ != 1.0f)
-      for (float& s : scores) s /= temperature_;
-    if (top_k_ > 0 && top_k_ < static_cast<std::int64_t>(scores.size())) keep_top_k(scores);
-    if (top_p_ < 1.0f) keep_top_p(scores);
+  std::int64_t vocab() const noexcept { return static_cast<std::int64_t>(values_.size()); }
+
+  void apply(std::span<float> scores, const SampleArgs& a) {
+    if (a.temperature != 1.0f)
+      for (float& s : scores) s /= a.temperature;
+    if (a.top_k > 0 && a.top_k < static_cast<std::int64_t>(scores.size())) keep_top_k(scores, a.top_k);
+    if (a.top_p < 1.0f) keep_top_p(scores, a.top_p);
   }
 
  private:
   // Scores below the k-th largest are removed; ties with it stay (HF: scores < topk(...)[-1]).
-  void keep_top_k(std::span<float> scores) {
+  void keep_top_k(std::span<float> scores, std::int64_t top_k) {
     std::copy(scores.begin(), scores.end(), values_.begin());
-    const auto kth = values_.begin() + (top_k_ - 1);
+    const auto kth = values_.begin() + (top_k - 1);
     std::nth_element(values_.begin(), kth, values_.begin() + static_cast<std::ptrdiff_t>(scores.size()), std::greater<float>());
     const float threshold = *kth;
     for (float& s : scores)
@@ -90,7 +92,7 @@ class SamplingWarpers {
 
   // HF: sort ascending, cumulative softmax; remove the tokens whose cumulative probability is
   // <= 1 - top_p, always keeping the largest. Only tokens still in play are sorted.
-  void keep_top_p(std::span<float> scores) {
+  void keep_top_p(std::span<float> scores, float top_p) {
     std::size_t n = 0;
     for (std::size_t i = 0; i < scores.size(); ++i)
       if (scores[i] != minus_infinity) order_[n++] = static_cast<std::int32_t>(i);
@@ -101,7 +103,7 @@ class SamplingWarpers {
     const float max = score(order_[n - 1]);
     double total = 0.0;
     for (std::size_t j = 0; j < n; ++j) total += std::exp(static_cast<double>(score(order_[j]) - max));
-    const double cut = 1.0 - static_cast<double>(top_p_);
+    const double cut = 1.0 - static_cast<double>(top_p);
     double cumulative = 0.0;
     for (std::size_t j = 0; j + 1 < n; ++j) {
       cumulative += std::exp(static_cast<double>(score(order_[j]) - max)) / total;
@@ -110,9 +112,6 @@ class SamplingWarpers {
     }
   }
 
-  float temperature_;
-  std::int64_t top_k_;
-  float top_p_;
   std::vector<float> values_;
   std::vector<std::int32_t> order_;
 };

@@ -25,14 +25,21 @@ struct SpecialIds {
   bool is_eos(std::int32_t t) const { return std::find(eos.begin(), eos.end(), t) != eos.end(); }
 };
 
+/// What a search's step consumes: the backend's argmax of every row, the backend's sampling draw of
+/// every row (SampleArgs from sample_args()), or the logits themselves on the host.
+enum class StepInput : std::uint8_t { Argmax, Sample, HostLogits };
+
 class Search {
  public:
   virtual ~Search() = default;
-  /// False: step_argmax takes the backend's argmax instead, and no logits are copied.
-  virtual bool needs_logits() const = 0;
+  /// Argmax and Sample: the backend chooses the tokens (step_tokens), and no logits are copied.
+  virtual StepInput step_input() const = 0;
   /// Consumes one step's logits [rows, vocab] (modified in place); returns whether generation ends.
   virtual bool step(std::span<float> logits) = 0;
-  virtual bool step_argmax(std::span<const std::int32_t> argmax) = 0;
+  /// Consumes the backend's choice of every row (argmax or sampling draw); returns whether generation ends.
+  virtual bool step_tokens(std::span<const std::int32_t> tokens) = 0;
+  /// The draw of the next step when step_input() is Sample (row_keys left for the caller to place).
+  virtual SampleArgs sample_args() const { return {}; }
   /// The next decoder input of every row.
   virtual std::span<const std::int32_t> tokens() const = 0;
   /// The row whose cache and history each row continues from now on; empty when rows never move.
@@ -67,11 +74,18 @@ class TokenSearch final : public Search {
  public:
   TokenSearch(const GenerationOptions& o, const SpecialIds& ids, std::int64_t inputs, std::int64_t vocab)
       : options_(o), ids_(ids), per_input_(o.num_return_sequences), rows_(inputs * per_input_), vocab_(vocab),
-        processors_(o, ids_.eos), warpers_(o, vocab), history_(rows_, o.max_new_tokens, ids.decoder_start),
+        processors_(o, ids_.eos), warpers_(o.do_sample ? vocab : 0), history_(rows_, o.max_new_tokens, ids.decoder_start),
         tokens_(static_cast<std::size_t>(rows_), ids.decoder_start), emitted_(static_cast<std::size_t>(rows_), 0),
         finished_(static_cast<std::size_t>(rows_), 0), scores_(static_cast<std::size_t>(rows_), 0.0f) {}
 
-  bool needs_logits() const override { return options_.do_sample || options_.output_scores || processors_.active(); }
+  StepInput step_input() const override {
+    if (options_.output_scores || processors_.active()) return StepInput::HostLogits;
+    return options_.do_sample ? StepInput::Sample : StepInput::Argmax;
+  }
+
+  SampleArgs sample_args() const override {
+    return {options_.temperature, options_.top_k, options_.top_p, options_.seed, nullptr, per_input_, step_};
+  }
 
   bool step(std::span<float> logits) override {
     for (std::int64_t r = 0; r < rows_; ++r) {
@@ -80,7 +94,7 @@ class TokenSearch final : public Search {
       processors_.apply(s, history_.row(r));
       std::int32_t token;
       if (options_.do_sample) {
-        warpers_.apply(s);
+        warpers_.apply(s, sample_args());
         const std::int64_t input = r / per_input_;
         const std::uint64_t key = options_.row_keys.empty() ? static_cast<std::uint64_t>(input) : options_.row_keys[static_cast<std::size_t>(input)];
         token = sample_token(s, options_.seed, key, r % per_input_, step_);
@@ -96,8 +110,8 @@ class TokenSearch final : public Search {
     return advance();
   }
 
-  bool step_argmax(std::span<const std::int32_t> argmax) override {
-    std::copy(argmax.begin(), argmax.end(), tokens_.begin());
+  bool step_tokens(std::span<const std::int32_t> chosen) override {
+    std::copy(chosen.begin(), chosen.end(), tokens_.begin());
     return advance();
   }
 
@@ -229,8 +243,8 @@ class BeamSearch final : public Search {
     candidates_.reserve(static_cast<std::size_t>(keep_ + 1));
   }
 
-  bool needs_logits() const override { return true; }
-  bool step_argmax(std::span<const std::int32_t>) override { throw Error(ErrorCode::InvalidArgument, "beam search needs the logits"); }
+  StepInput step_input() const override { return StepInput::HostLogits; }
+  bool step_tokens(std::span<const std::int32_t>) override { throw Error(ErrorCode::InvalidArgument, "beam search needs the logits"); }
   std::span<const std::int32_t> tokens() const override { return tokens_; }
   std::span<const std::int32_t> parents() const override { return parents_; }
 

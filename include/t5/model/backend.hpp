@@ -39,6 +39,7 @@ concept Backend = requires(B& b, const B& cb, typename B::Act* act, const typena
   b.copy(ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<typename B::Act, typename B::Space>{});
   b.gather_blocks(ConstMatrixView<typename B::Act, typename B::Space>{}, ids, n, n, MatrixView<typename B::Act, typename B::Space>{});
   b.argmax(ConstMatrixView<float, typename B::Space>{}, out_ids);
+  b.sample(ConstMatrixView<float, typename B::Space>{}, SampleArgs{}, out_ids);
   b.reserve_attention(n, n, n, n, n);
 };
 

@@ -129,9 +129,14 @@ class Model final : public AnyModel {
     auto logits = backend_.template allocate<float>(rows, vocab);
     auto next = backend_.template allocate<std::int32_t>(rows, 1);
     const std::unique_ptr<Search> search = make_search(options, ids, input.batch, vocab);
-    const bool host_logits_needed = search->needs_logits() || static_cast<bool>(options.on_logits);
+    const StepInput step_input = search->step_input();
+    const bool host_logits_needed = step_input == StepInput::HostLogits || static_cast<bool>(options.on_logits);
     std::vector<float> host_logits(host_logits_needed ? static_cast<std::size_t>(rows * vocab) : 0);
-    std::vector<std::int32_t> argmax(search->needs_logits() ? 0 : static_cast<std::size_t>(rows));
+    std::vector<std::int32_t> chosen(step_input == StepInput::HostLogits ? 0 : static_cast<std::size_t>(rows));
+    std::vector<std::uint64_t> keys(options.row_keys.begin(), options.row_keys.end());
+    if (keys.empty())
+      for (std::int64_t i = 0; i < input.batch; ++i) keys.push_back(static_cast<std::uint64_t>(i));
+    const auto row_keys = backend_.template upload<std::uint64_t>(keys, input.batch, 1);
     backend_.reserve_attention(rows, 1, h.num_heads, h.d_kv, std::max(options.max_new_tokens, input.length));
 
     Generation out;
@@ -143,12 +148,20 @@ class Model final : public AnyModel {
       lm_head(backend_, weights_, h, hidden.view(), logits.view());
       if (host_logits_needed) backend_.download(logits.data(), std::span<float>(host_logits));
       if (options.on_logits) options.on_logits(out.steps, host_logits);
-      if (search->needs_logits()) {
+      if (step_input == StepInput::HostLogits) {
         done = search->step(host_logits);
       } else {
-        backend_.argmax(logits.view(), next.data());
-        backend_.download(next.data(), std::span<std::int32_t>(argmax));
-        done = search->step_argmax(argmax);
+        if (step_input == StepInput::Sample) {
+          SampleArgs draw = search->sample_args();
+          draw.row_keys = row_keys.data();
+          backend_.sample(logits.view(), draw, next.data());
+        } else {
+          backend_.argmax(logits.view(), next.data());
+        }
+        backend_.download(next.data(), std::span<std::int32_t>(chosen));
+        if (std::any_of(chosen.begin(), chosen.end(), [](std::int32_t t) { return t < 0; }))
+          throw Error(ErrorCode::InvalidArgument, "generate: every token was excluded at a sampling step");
+        done = search->step_tokens(chosen);
       }
       if (!search->parents().empty()) reorder_cache(backend_, state, search->parents());
     }
