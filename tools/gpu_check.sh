@@ -20,14 +20,16 @@ prepare() {
   ninja -C build-gpu tests/test_cuda tests/test_cli examples/t5cc
   rm -rf gpu-bundle && mkdir -p gpu-bundle/lib
   cp build-gpu/tests/test_cuda build-gpu/tests/test_cli build-gpu/examples/t5cc gpu-bundle/
-  cp -L build-gpu/libt5cc_cuda.so* gpu-bundle/lib/ 2>/dev/null || cp -L build-gpu/libt5cc_cuda.so gpu-bundle/lib/
-  # Debian libraries the programs load, except glibc's and CUDA's own (the GPU machine has those).
+  cp -L build-gpu/libt5cc_cuda.so gpu-bundle/lib/
+  # Debian libraries the programs load, except glibc's, the C++ runtime and CUDA's own (the GPU
+  # machine has those, newer). Debug information is dropped: a carry holds 64 MiB at most.
   for lib in $(ldd gpu-bundle/test_cuda gpu-bundle/test_cli gpu-bundle/t5cc | awk '/=> \//{print $3}' | sort -u); do
     case "$(basename "$lib")" in
-      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*|libcudart.so*|libcublas*|libt5cc_cuda*) ;;
+      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++*|libgcc_s*|libcuda.so*|libcudart.so*|libcublas*|libt5cc_cuda*) ;;
       *) cp -L "$lib" gpu-bundle/lib/ ;;
     esac
   done
+  strip --strip-debug gpu-bundle/test_cuda gpu-bundle/test_cli gpu-bundle/t5cc gpu-bundle/lib/*.so*
   du -sh gpu-bundle
   echo "carry gpu-bundle; on the GPU machine run: bash tools/gpu_check.sh run"
 }
