@@ -10,7 +10,6 @@ LoadedModel load_model(const Args& args) {
   const auto dtype = args.get("dtype");
   if (dtype && device != "cuda") throw UsageError("option '--dtype' is for --device cuda (the CPU runs float32)");
   if (dtype && *dtype != "bf16" && *dtype != "f16") throw UsageError("option '--dtype' must be bf16 or f16, found '" + *dtype + "'");
-  if (device == "cuda" && !t5::have_cuda()) throw t5::Error(t5::ErrorCode::Cuda, "--device cuda: this t5cc was built without CUDA");
 
   t5::LoadOptions options;
   options.threads = static_cast<int>(positive_option(args, "threads", 0));

@@ -1,4 +1,4 @@
-// Parameter structs of the ops that both backends implement (norm, attention): the CPU version in
+// Parameter structs of the ops that both backends implement (norm, attention, sampling): the CPU version in
 // cpu/, the CUDA launcher in cuda/launch.hpp (kernels/). Pointers are host or device memory
 // according to the backend that receives the struct.
 #pragma once

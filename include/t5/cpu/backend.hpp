@@ -165,8 +165,7 @@ class Backend {
     const std::span<float> row(sample_row_.data(), static_cast<std::size_t>(logits.cols));
     for (std::int64_t r = 0; r < logits.rows; ++r) {
       std::copy(logits.row(r), logits.row(r) + logits.cols, row.begin());
-      warpers_.apply(row, a);
-      out[r] = sample_token(row, a.seed, a.row_keys[r / a.samples_per_key], r % a.samples_per_key, a.step);
+      out[r] = warp_and_sample(warpers_, row, a, a.row_keys[r / a.samples_per_key], r % a.samples_per_key);
     }
   }
 

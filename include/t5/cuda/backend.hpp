@@ -151,7 +151,7 @@ class Backend {
   /// warpers leave no token.
   void sample(ConstMatrixView<float, DeviceSpace> logits, const SampleArgs& a, std::int32_t* out) {
     const std::size_t need = sample_workspace_bytes(logits.rows, logits.cols);
-    if (need > sample_workspace_.bytes()) sample_workspace_ = allocate<float>(1, static_cast<std::int64_t>(need / sizeof(float)) + 1);
+    if (need > sample_workspace_.bytes()) sample_workspace_ = allocate<float>(1, static_cast<std::int64_t>((need + sizeof(float) - 1) / sizeof(float)));
     launch_sample(SampleParams{logits.data, logits.ld, logits.rows, logits.cols, a.temperature, a.top_k, a.top_p, a.seed, a.row_keys,
                                a.samples_per_key, a.step, sample_workspace_.data(), out},
                   stream_.get());

@@ -47,9 +47,11 @@ struct GenerationOptions {
   std::int64_t top_k = 50;               ///< keep the top_k highest scores (ties at the k-th kept); 0: all (HF default 50)
   float top_p = 1.0f;                    ///< in (0, 1]: keep the smallest top set whose probability reaches top_p
   std::uint64_t seed = 0;
-  /// The identity of each input in the random streams (generation/sampling.hpp): a row samples the
+  /// The identity of each input in the random streams (generation/scores.hpp): a row samples the
   /// same tokens whatever batch it is in, if it keeps its key. Empty: 0, 1, ... in batch order.
   std::vector<std::uint64_t> row_keys;
+  /// The stream key of input `i`.
+  std::uint64_t row_key(std::int64_t i) const { return row_keys.empty() ? static_cast<std::uint64_t>(i) : row_keys[static_cast<std::size_t>(i)]; }
 
   std::int64_t num_beams = 1;
   float length_penalty = 1.0f;           ///< a hypothesis scores sum_logprobs / new_tokens ^ length_penalty

@@ -159,4 +159,11 @@ inline std::int32_t sample_token(std::span<const float> scores, std::uint64_t se
   return last;  // rounding left target at the very end
 }
 
+/// The whole draw of one row: the warpers on `scores` (in place), then sample_token at a.step.
+inline std::int32_t warp_and_sample(SamplingWarpers& warpers, std::span<float> scores, const SampleArgs& a, std::uint64_t row_key,
+                                    std::int64_t sample) {
+  warpers.apply(scores, a);
+  return sample_token(scores, a.seed, row_key, sample, a.step);
+}
+
 }  // namespace t5

@@ -94,10 +94,7 @@ class TokenSearch final : public Search {
       processors_.apply(s, history_.row(r));
       std::int32_t token;
       if (options_.do_sample) {
-        warpers_.apply(s, sample_args());
-        const std::int64_t input = r / per_input_;
-        const std::uint64_t key = options_.row_keys.empty() ? static_cast<std::uint64_t>(input) : options_.row_keys[static_cast<std::size_t>(input)];
-        token = sample_token(s, options_.seed, key, r % per_input_, step_);
+        token = warp_and_sample(warpers_, s, sample_args(), options_.row_key(r / per_input_), r % per_input_);
       } else {
         token = argmax(s);
       }

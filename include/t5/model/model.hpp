@@ -133,9 +133,8 @@ class Model final : public AnyModel {
     const bool host_logits_needed = step_input == StepInput::HostLogits || static_cast<bool>(options.on_logits);
     std::vector<float> host_logits(host_logits_needed ? static_cast<std::size_t>(rows * vocab) : 0);
     std::vector<std::int32_t> chosen(step_input == StepInput::HostLogits ? 0 : static_cast<std::size_t>(rows));
-    std::vector<std::uint64_t> keys(options.row_keys.begin(), options.row_keys.end());
-    if (keys.empty())
-      for (std::int64_t i = 0; i < input.batch; ++i) keys.push_back(static_cast<std::uint64_t>(i));
+    std::vector<std::uint64_t> keys;
+    for (std::int64_t i = 0; i < input.batch; ++i) keys.push_back(options.row_key(i));
     const auto row_keys = backend_.template upload<std::uint64_t>(keys, input.batch, 1);
     backend_.reserve_attention(rows, 1, h.num_heads, h.d_kv, std::max(options.max_new_tokens, input.length));
 
@@ -257,7 +256,7 @@ class Model final : public AnyModel {
 /// and for Device::Cuda in a build without CUDA).
 inline std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options = {}) {
   if (options.device == Device::Cuda && !have_cuda())
-    throw Error(ErrorCode::InvalidArgument, "this t5cc build has no CUDA backend (rebuild with nvcc on PATH and -Dcuda=enabled)");
+    throw Error(ErrorCode::InvalidArgument, "Device::Cuda: this t5cc was built without CUDA (rebuild with nvcc on PATH and -Dcuda=enabled)");
   if (options.device == Device::Cuda && options.dtype != DType::BF16 && options.dtype != DType::F16)
     throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(options.dtype)));
   const Checkpoint ckpt = Checkpoint::open(dir);
