@@ -7,6 +7,8 @@
 // FILE holds one input per line as space-separated token ids; the first N lines are used. Every
 // output runs exactly T tokens (min_new_tokens = max_new_tokens = T, as the peer is told too).
 // Reported: the median over R timed runs after one warm-up, tokens/s = N * T / median seconds.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -15,19 +17,16 @@
 #include <string>
 #include <vector>
 
-#include "t5/t5.hpp"
+#include "t5/config/variant.hpp"
+#include "t5/core/batch.hpp"
+#include "t5/core/error.hpp"
+#include "t5/model.hpp"
 
 namespace {
 
-[[noreturn]] void usage(const std::string& why) {
-  std::cerr << "bench_generate: " << why
-            << "\nusage: bench_generate --model DIR --ids FILE --batch N [--num-beams K] [--new-tokens T] [--threads N] [--repeats R]\n";
-  std::exit(2);
-}
-
 std::vector<std::vector<std::int32_t>> read_ids(const std::string& path, std::size_t count) {
   std::ifstream in(path);
-  if (!in) usage("cannot open " + path);
+  if (!in) throw t5::Error(t5::ErrorCode::Io, path + ": cannot open");
   std::vector<std::vector<std::int32_t>> rows;
   for (std::string line; rows.size() < count && std::getline(in, line);) {
     std::istringstream words(line);
@@ -35,7 +34,7 @@ std::vector<std::vector<std::int32_t>> read_ids(const std::string& path, std::si
     for (std::int32_t id; words >> id;) row.push_back(id);
     if (!row.empty()) rows.push_back(row);
   }
-  if (rows.size() < count) usage(path + " holds fewer than " + std::to_string(count) + " inputs");
+  if (rows.size() < count) throw t5::Error(t5::ErrorCode::Io, path + " holds fewer than " + std::to_string(count) + " inputs");
   return rows;
 }
 
@@ -45,24 +44,21 @@ int main(int argc, char** argv) {
   std::string model_dir, ids_path;
   std::int64_t batch = 0, beams = 1, new_tokens = 64, repeats = 3;
   int threads = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) usage("option " + flag + " needs a value");
-    const std::string value = argv[++i];
-    try {
-      if (flag == "--model") model_dir = value;
-      else if (flag == "--ids") ids_path = value;
-      else if (flag == "--batch") batch = std::stoll(value);
-      else if (flag == "--num-beams") beams = std::stoll(value);
-      else if (flag == "--new-tokens") new_tokens = std::stoll(value);
-      else if (flag == "--threads") threads = std::stoi(value);
-      else if (flag == "--repeats") repeats = std::stoll(value);
-      else usage("unknown option " + flag);
-    } catch (const std::logic_error&) {
-      usage("option " + flag + " needs a number, found '" + value + "'");
-    }
+  CLI::App app("bench_generate: times Model<t5::v1_1>::generate for a fixed number of new tokens; prints one JSON line");
+  app.add_option("--model", model_dir, "a T5 v1.1 / Flan-T5 checkpoint directory")->type_name("DIR")->required();
+  app.add_option("--ids", ids_path, "inputs, one per line as space-separated token ids")->type_name("FILE")->required();
+  app.add_option("--batch", batch, "inputs per generate call (the first N lines of FILE)")->type_name("N")->required()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--num-beams", beams, "beam search with K beams (default 1: greedy)")->type_name("K")->check(CLI::Range(1, 1 << 10));
+  app.add_option("--new-tokens", new_tokens, "new tokens per output, exactly (default 64)")->type_name("T")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--threads", threads, "CPU threads (default: all cores)")->type_name("N")->check(CLI::Range(1, 1 << 10));
+  app.add_option("--repeats", repeats, "timed runs after one warm-up; the median is reported (default 3)")->type_name("R")->check(CLI::Range(1, 1000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "bench_generate: usage error: " << e.what() << " (see 'bench_generate --help')\n";
+    return 2;
   }
-  if (model_dir.empty() || ids_path.empty() || batch <= 0 || beams <= 0 || new_tokens <= 0 || repeats <= 0) usage("missing or non-positive option");
   try {
     auto model = t5::Model<t5::v1_1>::load(model_dir, {.threads = threads});
     const auto input = t5::TokenBatch::from_rows(read_ids(ids_path, static_cast<std::size_t>(batch)), static_cast<std::int32_t>(model.hparams().pad_id));

@@ -1,5 +1,5 @@
 // Token selection on device logits, one block per row: argmax (torch's tie and NaN rules) and the
-// sampling draw of generation/scores.hpp (SamplingWarpers::apply then sample_token) without a sort:
+// sampling draw of cpu/sampling.hpp (SamplingWarpers::apply then sample_token) without a sort:
 // top-k and top-p boundaries are found by binary searches over order-preserving keys of the scores.
 #include <algorithm>
 #include <climits>
@@ -9,7 +9,7 @@
 
 #include "check.cuh"
 #include "t5/cuda/launch.hpp"
-#include "t5/generation/philox.hpp"
+#include "t5/core/philox.hpp"
 
 namespace t5::cuda {
 namespace {

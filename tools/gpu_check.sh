@@ -2,7 +2,7 @@
 # The GPU validation of the CUDA backend, in two halves, because the lent GPU machine has CUDA but
 # none of t5cc's Debian packages:
 #   tools/gpu_check.sh prepare   here: builds build-gpu/ for sm_90a (H200) and packs gpu-bundle/ (the
-#                                test programs, t5cc, libt5cc_cuda and the Debian libraries they load)
+#                                test programs, t5cc, libt5cc and the Debian libraries they load)
 #   tools/gpu_check.sh run       on the GPU machine, from the repository root, with gpu-bundle carried:
 #                                the cuda suite, the cli GPU test, compute-sanitizer memcheck and
 #                                racecheck on the reduced case list, then a summary table.
@@ -20,12 +20,12 @@ prepare() {
   ninja -C build-gpu tests/test_cuda tests/test_cli examples/t5cc
   rm -rf gpu-bundle && mkdir -p gpu-bundle/lib
   cp build-gpu/tests/test_cuda build-gpu/tests/test_cli build-gpu/examples/t5cc gpu-bundle/
-  cp -L build-gpu/libt5cc_cuda.so gpu-bundle/lib/
+  cp -L build-gpu/src/libt5cc.so.0 gpu-bundle/lib/
   # Debian libraries the programs load, except glibc's, the C++ runtime and CUDA's own (the GPU
   # machine has those, newer). Debug information is dropped: a carry holds 64 MiB at most.
   for lib in $(ldd gpu-bundle/test_cuda gpu-bundle/test_cli gpu-bundle/t5cc | awk '/=> \//{print $3}' | sort -u); do
     case "$(basename "$lib")" in
-      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++*|libgcc_s*|libcuda.so*|libcudart.so*|libcublas*|libt5cc_cuda*) ;;
+      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libstdc++*|libgcc_s*|libcuda.so*|libcudart.so*|libcublas*|libt5cc*) ;;
       *) cp -L "$lib" gpu-bundle/lib/ ;;
     esac
   done

@@ -3,67 +3,65 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
 
-#include "args.hpp"
 #include "commands.hpp"
-#include "jobs.hpp"
-#include "t5/t5.hpp"
+#include "t5/io/safetensors_writer.hpp"
 
 namespace t5cc {
 namespace {
 
-std::vector<OptionSpec> encode_options() {
-  std::vector<OptionSpec> o = {
-      {"model", "DIR", "checkpoint directory with config.json, safetensors weights and spiece.model"},
-      {"pad-to", "N", "pad every input to N tokens (Flux: 256 or 512); default: the longest input"},
-      {"truncate", "", "cut inputs longer than --pad-to (keeping the EOS) instead of failing"},
-      {"pool", "none|mean", "none: every position (default); mean: the mean over each input's tokens"},
-      {"out", "FILE", "write a .safetensors file instead of printing a summary"},
-  };
-  o.insert(o.end(), job_options.begin(), job_options.end());
-  return o;
-}
+struct Options {
+  JobOptions job;
+  std::int64_t pad_to = 0;
+  bool truncate = false;
+  std::string pool = "none", out;
+};
 
-void print_help() {
-  std::cout << "usage: t5cc encode --model DIR [--pad-to N] [--truncate] [--pool none|mean] [--out FILE] TEXT...\n\n"
-               "Runs the encoder on each input (tokenized with EOS, right-padded with the pad id).\n"
-               "With --out, writes FILE (through a temporary name, renamed when complete) holding\n"
-               "  last_hidden_state  F32 [inputs, length, d_model]   (--pool mean: F32 [inputs, d_model])\n"
-               "  attention_mask     I64 [inputs, length]            1 = token, 0 = padding\n"
-               "  input_ids          I64 [inputs, length]\n"
-               "Padded positions hold what HF computes there (they attend to the input's tokens).\n"
-               "Without --out, prints one line per input: tokens, shape, mean, std and the first values.\n\n"
-            << format_options(encode_options()) << "\nexit status: 0 success, 1 error, 2 usage error\n";
-}
+int run(const Options& o);
 
 }  // namespace
 
-int run_encode(std::span<const std::string> words) {
-  const auto specs = encode_options();
-  const Args args = Args::parse(words, specs);
-  if (args.has("help")) {
-    print_help();
-    return 0;
-  }
-  const std::string pool = args.get("pool").value_or("none");
-  if (pool != "none" && pool != "mean") throw UsageError("option '--pool' must be none or mean, found '" + pool + "'");
-  if (args.has("truncate") && !args.has("pad-to")) throw UsageError("--truncate needs --pad-to N");
-  if (auto out = args.get("out"); out && out->empty()) throw UsageError("option '--out' needs a file name");
-  const auto texts = read_inputs(args);
-  const std::int64_t batch_size = positive_option(args, "batch-size", 8);
+Command add_encode(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  add_job_options(app, o->job);
+  app.add_option("--pad-to", o->pad_to, "pad every input to N tokens (Flux: 256 or 512); default: the longest input")
+      ->type_name("N")
+      ->check(integer_at_least(1));
+  app.add_flag("--truncate", o->truncate, "cut inputs longer than --pad-to (keeping the EOS) instead of failing");
+  app.add_option("--pool", o->pool, "none: every position (default); mean: the mean over each input's tokens")
+      ->type_name("none|mean")
+      ->check(one_of({"none", "mean"}));
+  app.add_option("--out", o->out, "write a .safetensors file instead of printing a summary")->type_name("FILE")->check(non_empty());
+  app.footer("Runs the encoder on each input (tokenized with EOS, right-padded with the pad id).\n"
+             "With --out, writes FILE (through a temporary name, renamed when complete) holding\n"
+             "  last_hidden_state  F32 [inputs, length, d_model]   (--pool mean: F32 [inputs, d_model])\n"
+             "  attention_mask     I64 [inputs, length]            1 = token, 0 = padding\n"
+             "  input_ids          I64 [inputs, length]\n"
+             "Padded positions hold what HF computes there (they attend to the input's tokens).\n"
+             "Without --out, prints one line per input: tokens, shape, mean, std and the first values.\n\n"
+             "exit status: 0 success, 1 error, 2 usage error");
+  return [o] { return run(*o); };
+}
+
+namespace {
+
+int run(const Options& o) {
+  if (o.truncate && o.pad_to == 0) throw UsageError("--truncate needs --pad-to N");
+  const auto texts = read_inputs(o.job.texts, o.job.input);
   t5::BatchOptions batching;
-  batching.pad_to = positive_option(args, "pad-to", 0);
-  batching.truncate = args.has("truncate");
-  LoadedModel m = load_model(args);
+  batching.pad_to = o.pad_to;
+  batching.truncate = o.truncate;
+  LoadedModel m = load_model(o.job);
 
   // One tokenization for all inputs, so that every batch has the file's common length.
   const t5::TokenBatch all = m.tokenizer.encode_batch(texts, batching);
   const std::int64_t n = all.batch, length = all.length, d = m.model->hparams().d_model;
-  const bool mean = pool == "mean";
+  const bool mean = o.pool == "mean";
   std::vector<float> states(static_cast<std::size_t>(n * (mean ? 1 : length) * d));
-  Progress progress(n, args.has("quiet"));
-  for (std::int64_t first = 0; first < n; first += batch_size) {
-    const std::int64_t count = std::min(batch_size, n - first);
+  for_each_batch(n, o.job.batch_size, o.job.quiet, [&](std::int64_t first, std::int64_t count) {
     const t5::HostTensor out = m.model->encode(rows_of(all, first, count));
     for (std::int64_t b = 0; b < count; ++b) {
       float* dst = states.data() + (first + b) * (mean ? 1 : length) * d;
@@ -79,16 +77,15 @@ int run_encode(std::span<const std::string> words) {
       }
       for (std::int64_t k = 0; k < d; ++k) dst[k] /= static_cast<float>(std::max<std::int64_t>(tokens, 1));
     }
-    progress.advance(first + count);
-  }
+  });
 
-  if (const auto out = args.get("out")) {
+  if (!o.out.empty()) {
     std::vector<std::int64_t> ids(all.ids.begin(), all.ids.end()), mask(all.mask.begin(), all.mask.end());
     t5::io::SafetensorsWriter writer;
     writer.add<float>("last_hidden_state", mean ? std::vector<std::int64_t>{n, d} : std::vector<std::int64_t>{n, length, d}, states);
     writer.add<std::int64_t>("attention_mask", {n, length}, mask);
     writer.add<std::int64_t>("input_ids", {n, length}, ids);
-    writer.write(*out);
+    writer.write(o.out);
     return 0;
   }
   for (std::int64_t b = 0; b < n; ++b) {
@@ -113,4 +110,5 @@ int run_encode(std::span<const std::string> words) {
   return 0;
 }
 
+}  // namespace
 }  // namespace t5cc

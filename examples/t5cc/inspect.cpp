@@ -4,29 +4,20 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <iostream>
 #include <set>
 #include <string>
 
-#include "args.hpp"
 #include "commands.hpp"
-#include "t5/t5.hpp"
+#include "t5/config/hf_config.hpp"
+#include "t5/config/variant.hpp"
+#include "t5/io/checkpoint.hpp"
+#include "t5/io/detect.hpp"
+#include "t5/io/hf_names.hpp"
 
 namespace t5cc {
 namespace {
-
-const OptionSpec inspect_options[] = {
-    {"model", "DIR", "checkpoint directory: config.json and model.safetensors (or a sharded index)"},
-};
-
-void print_help() {
-  std::cout << "usage: t5cc inspect --model DIR\n\n"
-               "Reads config.json and the safetensors weights of a HuggingFace T5, Flan-T5, mT5 or UMT5\n"
-               "checkpoint, validates every tensor against the config, and prints the detected preset and\n"
-               "policies, the sizes (Hparams) and the tensor inventory with dtypes and bytes.\n\n"
-            << format_options(inspect_options)
-            << "\nexit status: 0 success, 1 the checkpoint cannot be read or is invalid, 2 usage error\n";
-}
 
 std::string preset_line(const t5::Policies& p) {
   const std::string_view preset = t5::preset_name(p);
@@ -53,11 +44,8 @@ void print_config(const t5::HfConfig& c, const t5::Detected& d) {
   if (!c.torch_dtype.empty()) row("torch_dtype", c.torch_dtype);
   std::cout << "preset     " << preset_line(p) << "\n";
   std::cout << "policies\n";
-  row("ffn", std::string(to_string(p.ffn)) + "  (" + c.activation_evidence() + ")");
-  row("gelu", p.ffn == t5::Ffn::Relu ? "-" : std::string(to_string(p.gelu)));
-  row("position_bias", std::string(to_string(p.position_bias)));
-  row("attn_scale", std::string(to_string(p.attn_scale)));
-  row("lm_head", std::string(to_string(p.lm_head)));
+  for (const auto& [name, value] : t5::policy_fields(p))
+    row(std::string(name), std::string(value) + (name == "ffn" ? "  (" + c.activation_evidence() + ")" : ""));
   std::cout << "hparams\n";
   row("vocab_size", std::to_string(h.vocab_size));
   row("d_model", std::to_string(h.d_model));
@@ -111,24 +99,28 @@ void print_tensors(const t5::Checkpoint& ck) {
 
 }  // namespace
 
-int run_inspect(std::span<const std::string> args) {
-  const Args a = Args::parse(args, inspect_options);
-  if (a.has("help")) {
-    print_help();
+Command add_inspect(CLI::App& app) {
+  auto dir = std::make_shared<std::string>();
+  app.add_option("--model", *dir, "checkpoint directory: config.json and model.safetensors (or a sharded index)")
+      ->type_name("DIR")
+      ->required()
+      ->check(non_empty());
+  app.footer("Reads config.json and the safetensors weights of a HuggingFace T5, Flan-T5, mT5 or UMT5\n"
+             "checkpoint, validates every tensor against the config, and prints the detected preset and\n"
+             "policies, the sizes (Hparams) and the tensor inventory with dtypes and bytes.\n\n"
+             "exit status: 0 success, 1 the checkpoint cannot be read or is invalid, 2 usage error");
+  return [dir] {
+    const std::filesystem::path path = *dir;
+    if (!std::filesystem::is_directory(path)) throw t5::Error(t5::ErrorCode::Io, path.string() + ": not a directory");
+    const t5::HfConfig config = t5::HfConfig::read(path / "config.json");
+    std::cout << "checkpoint " << path.string() << "\n";
+    print_config(config, t5::detect(config));
+    std::cout.flush();  // the config's description stands even if the weights fail below
+
+    const t5::Checkpoint ck = t5::Checkpoint::open(path);
+    print_tensors(ck);
     return 0;
-  }
-  if (!a.positionals().empty()) throw UsageError("inspect takes no positional arguments (got '" + a.positionals()[0] + "')");
-  const std::filesystem::path dir = a.require("model");
-  if (!std::filesystem::is_directory(dir)) throw t5::Error(t5::ErrorCode::Io, dir.string() + ": not a directory");
-
-  const t5::HfConfig config = t5::HfConfig::read(dir / "config.json");
-  std::cout << "checkpoint " << dir.string() << "\n";
-  print_config(config, t5::detect(config));
-  std::cout.flush();  // the config's description stands even if the weights fail below
-
-  const t5::Checkpoint ck = t5::Checkpoint::open(dir);
-  print_tensors(ck);
-  return 0;
+  };
 }
 
 }  // namespace t5cc

@@ -1,12 +1,7 @@
-// t5cc GPU API: device management, the CUDA launchers, the cuBLASLt wrapper and cuda::Backend.
-// Requires a build with T5CC_HAVE_CUDA (link against t5cc_cuda); includes no CUDA header itself.
+// t5cc GPU API: device management, the CUDA launchers, the cuBLASLt wrapper and cuda::Backend (the
+// GPU model is Model<V, cuda::Backend<bf16 | f16>>). Includes no CUDA header itself; a program using
+// it links a libt5cc built with CUDA (t5::have_cuda() says which).
 #pragma once
-
-#include "t5/build_config.hpp"
-
-#if !T5CC_HAVE_CUDA
-#error "t5/cuda.hpp: this t5cc build has no CUDA backend (configure with -Dcuda=enabled and nvcc on PATH)"
-#endif
 
 #include "t5/cuda/backend.hpp"
 #include "t5/cuda/device.hpp"

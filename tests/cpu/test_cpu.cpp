@@ -14,7 +14,10 @@
 #include "print.hpp"
 #include "synthetic_checkpoint.hpp"
 #include "temp_dir.hpp"
-#include "t5/t5.hpp"
+#include "t5/cpu/backend.hpp"
+#include "t5/load.hpp"
+#include "t5/model.hpp"
+#include "t5/model/relative_position.hpp"
 
 namespace {
 
@@ -90,7 +93,7 @@ BOOST_AUTO_TEST_SUITE(attention)
 
 namespace {
 
-/// The attention contract of model/backend.hpp evaluated in double, one (row, head, query) at a time.
+/// The attention contract of core/ops.hpp evaluated in double, one (row, head, query) at a time.
 std::vector<double> naive_attention(const t5::AttentionArgs<float, t5::HostSpace>& a) {
   std::vector<double> out(static_cast<std::size_t>(a.batch * a.q_len * a.heads * a.head_dim), 0.0);
   for (std::int64_t b = 0; b < a.batch; ++b)
@@ -334,8 +337,8 @@ BOOST_AUTO_TEST_CASE(bad_calls_are_clear_errors) {
   auto model = load("v1_0_tied");
   const auto& h = model->hparams();
   auto input = sample_input(h.vocab_size);
-  expect_error([&] { t5::Model<t5::v1_1>::load(test_data() / "v1_0_tied"); }, t5::ErrorCode::UnsupportedVariant, "this Model type is gated-gelu");
-  expect_error([&] { t5::Model<t5::v1_1>::load(test_data() / "umt5"); }, t5::ErrorCode::UnsupportedVariant, "position bias per-layer");
+  expect_error([&] { t5::Model<t5::v1_1>::load(test_data() / "v1_0_tied"); }, t5::ErrorCode::UnsupportedVariant, "this Model type is ffn gated-gelu");
+  expect_error([&] { t5::Model<t5::v1_1>::load(test_data() / "umt5"); }, t5::ErrorCode::UnsupportedVariant, "position_bias per-layer");
 
   auto bad = input;
   bad.ids[4] = static_cast<std::int32_t>(h.vocab_size);

@@ -12,7 +12,9 @@
 
 #include "goldens.hpp"
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/cpu/sampling.hpp"
+#include "t5/generation/scores.hpp"
+#include "t5/model.hpp"
 
 namespace {
 

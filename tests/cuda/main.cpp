@@ -2,7 +2,6 @@
 // 77 (SKIP) on a build without CUDA or a machine without a GPU.
 #include <iostream>
 
-#include "t5/build_config.hpp"
 #include "test_main.hpp"
 
 #if T5CC_HAVE_CUDA

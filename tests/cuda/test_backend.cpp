@@ -4,7 +4,6 @@
 // error. Also the bundled demo model's held-out set, and the beam-search / processor goldens.
 #include <boost/test/unit_test.hpp>
 
-#include "t5/build_config.hpp"
 
 #if T5CC_HAVE_CUDA
 #include <algorithm>
@@ -17,7 +16,7 @@
 
 #include "generate_cases.hpp"
 #include "goldens.hpp"
-#include "t5/t5.hpp"
+#include "t5/load.hpp"
 #include "t5/tokenizer/tokenizer.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 // The element kernels (embed, relu, gated GELU, cache block gather) and the token selection kernels
-// (argmax, sampling) against the CPU ops of cpu/backend.hpp and generation/scores.hpp, on odd sizes,
+// (argmax, sampling) against the CPU ops of cpu/backend.hpp and cpu/sampling.hpp, on odd sizes,
 // with poisoned outputs and padded rows whose padding must come back untouched.
 #include <algorithm>
 #include <bit>
@@ -13,13 +13,13 @@
 #include <tuple>
 #include <vector>
 
-#include "t5/build_config.hpp"
 #include <boost/test/unit_test.hpp>
 
 #if T5CC_HAVE_CUDA
 #include "cuda_testing.hpp"
 #include "t5/core/error.hpp"
 #include "t5/cpu/backend.hpp"
+#include "t5/cpu/sampling.hpp"
 #include "t5/cuda.hpp"
 #include "t5/generation/scores.hpp"
 

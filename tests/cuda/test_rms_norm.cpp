@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "t5/build_config.hpp"
 #include <boost/test/unit_test.hpp>
 
 #if T5CC_HAVE_CUDA

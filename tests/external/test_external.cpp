@@ -8,7 +8,11 @@
 #include "goldens.hpp"
 #include "run_command.hpp"
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/config/hf_config.hpp"
+#include "t5/io/checkpoint.hpp"
+#include "t5/io/detect.hpp"
+#include "t5/load.hpp"
+#include "t5/tokenizer/tokenizer.hpp"
 #include "temp_dir.hpp"
 #include "test_main.hpp"
 

@@ -10,14 +10,18 @@
 
 #include "synthetic_checkpoint.hpp"
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/core/json.hpp"
+#include "t5/core/mapped_file.hpp"
+#include "t5/io/checkpoint.hpp"
+#include "t5/io/safetensors.hpp"
+#include "t5/io/safetensors_writer.hpp"
 #include "temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using t5::ErrorCode;
-using t5::io::Json;
+using t5::Json;
 using t5::test::SyntheticModel;
 
 const std::string q0 = "encoder.block.0.layer.0.SelfAttention.q.weight";

@@ -7,7 +7,9 @@
 #include <string>
 
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/core/json.hpp"
+#include "t5/core/mapped_file.hpp"
+#include "t5/io/checkpoint.hpp"
 
 namespace {
 
@@ -29,7 +31,7 @@ BOOST_AUTO_TEST_CASE(every_fixture_is_detected_as_built) {
     if (!fs::exists(entry.path() / "fixture.json")) continue;
     ++fixtures;
     BOOST_TEST_CONTEXT(entry.path().filename().string()) {
-      const auto fixture = t5::io::Json::parse(t5::read_text_file(entry.path() / "fixture.json"));
+      const auto fixture = t5::Json::parse(t5::read_text_file(entry.path() / "fixture.json"));
       const auto& expect = fixture.at("expect");
       const auto ck = t5::Checkpoint::open(entry.path());
       const auto& p = ck.detected().policies;

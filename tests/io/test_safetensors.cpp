@@ -9,7 +9,11 @@
 
 #include "synthetic_checkpoint.hpp"
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/core/dtype.hpp"
+#include "t5/io/checkpoint.hpp"
+#include "t5/io/hf_names.hpp"
+#include "t5/io/safetensors.hpp"
+#include "t5/io/safetensors_writer.hpp"
 #include "temp_dir.hpp"
 
 namespace {

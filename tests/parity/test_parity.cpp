@@ -13,7 +13,7 @@
 
 #include "generate_cases.hpp"
 #include "goldens.hpp"
-#include "t5/t5.hpp"
+#include "t5/load.hpp"
 
 namespace {
 

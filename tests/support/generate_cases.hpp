@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "t5/generation/options.hpp"
-#include "t5/model/batch.hpp"
+#include "t5/core/batch.hpp"
 
 namespace t5::test {
 

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "t5/t5.hpp"
+#include "t5/core/batch.hpp"
+#include "t5/core/dtype.hpp"
+#include "t5/io/safetensors.hpp"
 
 namespace t5::test {
 

@@ -3,7 +3,7 @@
 
 #include <ostream>
 
-#include "t5/config/policies.hpp"
+#include "t5/core/policies.hpp"
 #include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
 

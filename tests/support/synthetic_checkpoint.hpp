@@ -12,7 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "t5/t5.hpp"
+#include "t5/config/hparams.hpp"
+#include "t5/config/variant.hpp"
+#include "t5/core/dtype.hpp"
+#include "t5/core/json.hpp"
+#include "t5/core/policies.hpp"
+#include "t5/io/hf_names.hpp"
+#include "t5/io/safetensors_writer.hpp"
 
 namespace t5::test {
 
@@ -74,9 +80,9 @@ inline std::vector<std::byte> encode_values(std::span<const float> values, DType
 }
 
 /// config.json content as transformers 4.49 writes it for these sizes and policies.
-inline io::Json hf_config_json(const std::string& model_type, const Hparams& h, const Policies& p) {
+inline Json hf_config_json(const std::string& model_type, const Hparams& h, const Policies& p) {
   const bool gated = p.ffn == Ffn::GatedGelu;
-  io::Json j = {
+  Json j = {
       {"architectures", {model_type == "umt5" ? "UMT5ForConditionalGeneration" : "T5ForConditionalGeneration"}},
       {"model_type", model_type},
       {"vocab_size", h.vocab_size},
@@ -116,7 +122,7 @@ inline void write_checkpoint(const std::filesystem::path& dir, const SyntheticMo
   write_text(dir / "config.json", hf_config_json(m.model_type(), m.hparams, m.policies).dump(2));
   const auto tensors = hf::expected_tensors(m.hparams, m.policies, m.encoder_only);
   std::vector<io::SafetensorsWriter> shards(static_cast<std::size_t>(m.shards));
-  io::Json weight_map = io::Json::object();
+  Json weight_map = Json::object();
   auto shard_name = [&](std::size_t k) {
     char name[64];
     std::snprintf(name, sizeof name, "model-%05zu-of-%05d.safetensors", k + 1, m.shards);
@@ -136,7 +142,7 @@ inline void write_checkpoint(const std::filesystem::path& dir, const SyntheticMo
     return;
   }
   for (std::size_t k = 0; k < shards.size(); ++k) shards[k].write(dir / shard_name(k));
-  write_text(dir / "model.safetensors.index.json", io::Json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2));
+  write_text(dir / "model.safetensors.index.json", Json{{"metadata", {{"total_size", 0}}}, {"weight_map", weight_map}}.dump(2));
 }
 
 /// Writes a safetensors file byte by byte from a header text and a data section, for malformed inputs.

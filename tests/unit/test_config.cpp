@@ -7,7 +7,10 @@
 #include <string>
 
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/config/hf_config.hpp"
+#include "t5/core/error.hpp"
+#include "t5/core/policies.hpp"
+#include "t5/io/detect.hpp"
 
 namespace {
 

@@ -6,7 +6,10 @@
 
 #include "synthetic_checkpoint.hpp"
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/config/dispatch.hpp"
+#include "t5/config/hf_config.hpp"
+#include "t5/io/detect.hpp"
+#include "t5/io/hf_names.hpp"
 
 namespace {
 

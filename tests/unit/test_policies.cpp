@@ -2,7 +2,7 @@
 // the run-time names that the tool prints.
 #include <boost/test/unit_test.hpp>
 
-#include "t5/t5.hpp"
+#include "t5/config/variant.hpp"
 
 namespace {
 

@@ -10,7 +10,9 @@
 
 #include "goldens.hpp"
 #include "print.hpp"
-#include "t5/t5.hpp"
+#include "t5/core/json.hpp"
+#include "t5/core/mapped_file.hpp"
+#include "t5/tokenizer/tokenizer.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -24,7 +26,7 @@ fs::path model_dir(const t5::test::TempDir& tmp, const std::string& name, std::i
   const fs::path dir = tmp.path() / (name + std::to_string(vocab_size) + std::to_string(tokenizer_config.size()));
   fs::create_directories(dir);
   fs::copy_file(test_data() / name / "spiece.model", dir / "spiece.model");
-  auto config = t5::io::Json::parse(t5::read_text_file(test_data() / name / "config.json"));
+  auto config = t5::Json::parse(t5::read_text_file(test_data() / name / "config.json"));
   config["vocab_size"] = vocab_size;
   std::ofstream(dir / "config.json") << config.dump();
   if (!tokenizer_config.empty()) std::ofstream(dir / "tokenizer_config.json") << tokenizer_config;
@@ -32,7 +34,7 @@ fs::path model_dir(const t5::test::TempDir& tmp, const std::string& name, std::i
 }
 
 std::vector<std::string> fixture_texts(const std::string& name) {
-  const auto fixture = t5::io::Json::parse(t5::read_text_file(test_data() / name / "fixture.json"));
+  const auto fixture = t5::Json::parse(t5::read_text_file(test_data() / name / "fixture.json"));
   return fixture.at("goldens").at("encoder_texts").get<std::vector<std::string>>();
 }
 
@@ -96,7 +98,7 @@ BOOST_AUTO_TEST_CASE(sentinel_count_and_ids) {
 // sentencepiece gave for texts using them, and are not added again.
 BOOST_AUTO_TEST_CASE(sentinels_already_in_the_model) {
   const auto tok = t5::Tokenizer::from_spm(test_data() / "spiece_sentinels.model");
-  const auto recorded = t5::io::Json::parse(t5::read_text_file(test_data() / "spiece_sentinels.json"));
+  const auto recorded = t5::Json::parse(t5::read_text_file(test_data() / "spiece_sentinels.json"));
   BOOST_TEST(tok.vocab_size() == recorded.at("pieces").get<std::int64_t>());
   BOOST_TEST(tok.sentinel_count() == 100);
   BOOST_TEST(tok.piece_count() == 200);

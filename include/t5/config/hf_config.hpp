@@ -12,8 +12,8 @@
 
 #include "t5/config/hparams.hpp"
 #include "t5/core/error.hpp"
+#include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
-#include "t5/io/json.hpp"
 
 namespace t5 {
 
@@ -33,13 +33,13 @@ struct HfConfig {
   /// Parses config.json text. Throws Error(InvalidConfig) for bad values or types,
   /// Error(UnsupportedVariant) for a model_type outside the T5 family, Error(Format) for bad JSON.
   static HfConfig parse(std::string_view text, const std::string& source) {
-    const io::Json j = io::parse_json_strict(text, source, "key");
-    if (!j.is_object()) throw Error(ErrorCode::InvalidConfig, source + ": expected a JSON object, found " + io::json_type_name(j));
+    const Json j = parse_json_strict(text, source, "key");
+    if (!j.is_object()) throw Error(ErrorCode::InvalidConfig, source + ": expected a JSON object, found " + json_type_name(j));
     auto fail = [&](const std::string& key, const std::string& what) -> Error {
       return Error(ErrorCode::InvalidConfig, source + ": key \"" + key + "\" " + what);
     };
     auto type_error = [&](const std::string& key, const char* expected) -> Error {
-      return fail(key, std::string("must be ") + expected + ", found " + io::json_type_name(j.at(key)) + " " + j.at(key).dump());
+      return fail(key, std::string("must be ") + expected + ", found " + json_type_name(j.at(key)) + " " + j.at(key).dump());
     };
     auto get_int = [&](const char* key, std::int64_t fallback) -> std::int64_t {
       if (!j.contains(key)) return fallback;

@@ -6,7 +6,9 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 
@@ -120,6 +122,35 @@ constexpr T from_float(float f) noexcept {
   if constexpr (std::is_same_v<T, bf16>) return to_bf16(f);
   else if constexpr (std::is_same_v<T, f16>) return to_f16(f);
   else return static_cast<T>(f);
+}
+
+/// Element i of `bytes`, which hold `dtype` values (F32, F16 or BF16), as float; any alignment.
+inline float element_as_float(std::span<const std::byte> bytes, DType dtype, std::size_t i) {
+  auto load = [&]<class T>() {
+    T v;
+    std::memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
+    return to_float(v);
+  };
+  switch (dtype) {
+    case DType::F16: return load.template operator()<f16>();
+    case DType::BF16: return load.template operator()<bf16>();
+    default: return load.template operator()<float>();
+  }
+}
+
+template <class T>
+constexpr DType dtype_of() noexcept;
+
+/// dst[i] = element i of `bytes` (F32, F16 or BF16 values, any alignment) as T, for every element:
+/// a copy when the dtypes agree, else one rounding from the exact float value.
+template <class T>
+void convert_elements(std::span<const std::byte> bytes, DType dtype, T* dst) {
+  if (dtype == dtype_of<T>()) {
+    std::memcpy(dst, bytes.data(), bytes.size());
+    return;
+  }
+  const std::size_t n = bytes.size() / dtype_size(dtype);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = from_float<T>(element_as_float(bytes, dtype, i));
 }
 
 template <class T>

@@ -1,10 +1,13 @@
-// MappedFile: a read-only memory map of a whole file (RAII). Checkpoints are read in place through it.
+// MappedFile: a read-only memory map of a whole file (RAII), through which checkpoints are read in
+// place, and WeightSource: one tensor's bytes in such a file, as a backend's `weight` op takes them.
 #pragma once
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -14,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
 
 namespace t5 {
@@ -74,6 +78,17 @@ class MappedFile {
   std::size_t size() const noexcept { return size_; }
   const std::filesystem::path& path() const noexcept { return path_; }
 
+  /// Drops from memory the whole pages inside `range` (a part of bytes()) that were read: a weight
+  /// converted into the backend's own memory no longer holds its file's pages. The mapping stays
+  /// valid; a later read faults the pages in again from the file (the map is read-only, so its
+  /// pages are never private copies).
+  void release(std::span<const std::byte> range) const noexcept {
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<std::uintptr_t>(range.data()) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<std::uintptr_t>(range.data()) + range.size()) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advice only: ignore failure
+  }
+
  private:
   [[noreturn]] void fail(const char* what) const {
     throw Error(ErrorCode::Io, path_.string() + ": " + what + ": " + std::strerror(errno));
@@ -86,6 +101,21 @@ class MappedFile {
   std::filesystem::path path_;
   const std::byte* data_ = nullptr;
   std::size_t size_ = 0;
+};
+
+/// One checkpoint tensor as a backend's `weight` op reads it: its bytes in a mapped file (in any
+/// alignment), their dtype (F32, F16 or BF16) and the file. A backend that uses the bytes in place
+/// keeps `file` alive with the weight; one that converts them calls release() once it has.
+struct WeightSource {
+  std::span<const std::byte> bytes;
+  DType dtype = DType::F32;
+  std::shared_ptr<const MappedFile> file;
+
+  std::int64_t elements() const { return static_cast<std::int64_t>(bytes.size() / dtype_size(dtype)); }
+  /// The pages only these bytes occupy leave memory (they are read again from the file if touched).
+  void release() const {
+    if (file) file->release(bytes);
+  }
 };
 
 /// Reads a whole (small) file into a string; throws Error(Io) naming the file.

@@ -1,6 +1,6 @@
-// Parameter structs of the ops that both backends implement (norm, attention, sampling): the CPU version in
-// cpu/, the CUDA launcher in cuda/launch.hpp (kernels/). Pointers are host or device memory
-// according to the backend that receives the struct.
+// Parameter structs of the ops that both backends implement (norm, attention, sampling): the CPU
+// version in cpu/, the CUDA launcher in cuda/launch.hpp (kernels/). Pointers are host or device
+// memory according to the backend that receives the struct.
 #pragma once
 
 #include <cstdint>
@@ -67,7 +67,7 @@ struct AttentionArgs {
   PositionBiasArgs bias;
 };
 
-/// One sampling draw per row of [rows, vocab] logits, on the backend: generation/scores.hpp's
+/// One sampling draw per row of [rows, vocab] logits, on the backend: cpu/sampling.hpp's
 /// warpers (temperature, top-k, top-p) and its draw. Row r is sample r % samples_per_key of the input
 /// keyed row_keys[r / samples_per_key]; `step` is the draw's step.
 struct SampleArgs {

@@ -1,4 +1,4 @@
-// cpu::Backend<float>: the reference implementation of the Backend concept (model/backend.hpp),
+// cpu::Backend<float>: the reference implementation of the Backend concept (core/backend.hpp),
 // with Eigen products on row-major maps and OpenMP threads. Float32 throughout; sums of squares in
 // double. This is the oracle the GPU backend is measured against.
 #pragma once
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -22,12 +23,14 @@
 #define T5_OMP_PARALLEL_FOR
 #endif
 
+#include "t5/core/backend.hpp"
+#include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
+#include "t5/core/mapped_file.hpp"
 #include "t5/core/ops.hpp"
 #include "t5/core/tensor.hpp"
 #include "t5/cpu/rms_norm.hpp"
-#include "t5/generation/scores.hpp"
-#include "t5/model/backend.hpp"
+#include "t5/cpu/sampling.hpp"
 
 namespace t5::cpu {
 
@@ -52,6 +55,36 @@ class Buffer {
   std::int64_t cols_ = 0;
 };
 
+/// A read-only [rows, cols] host weight: the checkpoint's bytes used in place (the mapped file kept
+/// alive with it), or its own converted copy.
+template <class T>
+class Weight {
+ public:
+  Weight() = default;
+  Weight(std::vector<T> values, std::int64_t rows, std::int64_t cols)
+      : owned_(std::move(values)), data_(owned_.data()), rows_(rows), cols_(cols) {}
+  Weight(const T* in_place, std::int64_t rows, std::int64_t cols, std::shared_ptr<const MappedFile> file)
+      : file_(std::move(file)), data_(in_place), rows_(rows), cols_(cols) {}
+  Weight(Weight&&) noexcept = default;  // a moved vector keeps its storage, so data_ stays valid
+  Weight& operator=(Weight&&) noexcept = default;
+  Weight(const Weight&) = delete;
+  Weight& operator=(const Weight&) = delete;
+
+  ConstMatrixView<T> view() const { return {data_, rows_, cols_}; }
+  const T* data() const { return data_; }
+  std::int64_t rows() const noexcept { return rows_; }
+  std::int64_t cols() const noexcept { return cols_; }
+  /// Whether the values are the checkpoint's bytes, read in place from the mapping.
+  bool in_place() const noexcept { return file_ != nullptr; }
+
+ private:
+  std::vector<T> owned_;
+  std::shared_ptr<const MappedFile> file_;
+  const T* data_ = nullptr;
+  std::int64_t rows_ = 0;
+  std::int64_t cols_ = 0;
+};
+
 template <class T>
 class Backend {
   static_assert(std::is_same_v<T, float>, "the CPU reference runs in float32");
@@ -61,6 +94,8 @@ class Backend {
   using Space = HostSpace;
   template <class U>
   using Buffer = cpu::Buffer<U>;
+  template <class U>
+  using Weight = cpu::Weight<U>;
 
   /// threads = 0: OpenMP's default (OMP_NUM_THREADS or the core count).
   explicit Backend(int threads = 0) {
@@ -85,6 +120,26 @@ class Backend {
     std::copy(host.begin(), host.end(), b.data());
     return b;
   }
+  /// The [rows, cols] weight whose rows are those of `parts`, in order. A single part already in U
+  /// and aligned for it is used in place, from the mapping; otherwise the parts are converted once
+  /// into the weight's own memory and their file pages released.
+  template <class U>
+  Weight<U> weight(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) {
+    std::int64_t elements = 0;
+    for (const auto& p : parts) elements += p.elements();
+    check(elements == rows * cols, "weight: the parts do not fill the shape");
+    if (parts.size() == 1 && parts[0].dtype == dtype_of<U>() && reinterpret_cast<std::uintptr_t>(parts[0].bytes.data()) % alignof(U) == 0)
+      return Weight<U>(reinterpret_cast<const U*>(parts[0].bytes.data()), rows, cols, parts[0].file);
+    std::vector<U> values(static_cast<std::size_t>(elements));
+    U* dst = values.data();
+    for (const auto& p : parts) {
+      convert_elements(p.bytes, p.dtype, dst);
+      dst += p.elements();
+      p.release();
+    }
+    return Weight<U>(std::move(values), rows, cols);
+  }
+
   /// Copies host values into backend memory (here: host memory).
   template <class U>
   void upload_into(std::span<const U> host, U* dst) {
@@ -155,7 +210,7 @@ class Backend {
     }
   }
 
-  /// out[r] = a sampling draw from row r: generation/scores.hpp's warpers, then sample_token (which
+  /// out[r] = a sampling draw from row r: cpu/sampling.hpp's warpers, then sample_token (which
   /// throws Error(InvalidArgument) when the warpers leave no token).
   void sample(ConstMatrixView<float> logits, const SampleArgs& a, std::int32_t* out) {
     if (warpers_.vocab() < logits.cols) {  // the first draw of this width sizes the scratch

@@ -1,4 +1,4 @@
-// cuda::Backend<bf16 | f16>: the Backend concept (model/backend.hpp) on one NVIDIA GPU. Products go
+// cuda::Backend<bf16 | f16>: the Backend concept (core/backend.hpp) on one NVIDIA GPU. Products go
 // to cuBLASLt (fp32 accumulation; the out-projections add their fp32 result straight into the fp32
 // residual), everything else to the kernels/ launchers. All work is queued on the backend's stream;
 // downloads wait for it. Buffers come from the backend's stream-ordered memory pool.
@@ -9,15 +9,17 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <vector>
 
+#include "t5/core/backend.hpp"
 #include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
+#include "t5/core/mapped_file.hpp"
 #include "t5/core/ops.hpp"
 #include "t5/core/tensor.hpp"
 #include "t5/cuda/device.hpp"
 #include "t5/cuda/gemm.hpp"
 #include "t5/cuda/launch.hpp"
-#include "t5/model/backend.hpp"
 
 namespace t5::cuda {
 
@@ -52,6 +54,8 @@ class Backend {
   using Space = DeviceSpace;
   template <class U>
   using Buffer = cuda::Buffer<U>;
+  template <class U>
+  using Weight = cuda::Buffer<U>;  // device memory; the dataflow only reads it
 
   /// Runs on GPU `device` (made current for the calling thread).
   explicit Backend(int device = 0) : device_(select(device)) {}
@@ -77,6 +81,31 @@ class Backend {
     check(static_cast<std::int64_t>(host.size()) == rows * cols, "upload: size does not match the shape");
     Buffer<U> b = allocate<U>(rows, cols);
     copy_to_device_async(b.data(), host.data(), host.size_bytes(), stream_.get());
+    return b;
+  }
+  /// The [rows, cols] weight whose rows are those of `parts`, in order, converted once on the host
+  /// from the file's dtype to U (a part already in U is uploaded from the mapping as it is); the
+  /// parts' file pages are released once uploaded.
+  template <class U>
+  Weight<U> weight(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) {
+    std::int64_t elements = 0;
+    for (const auto& p : parts) elements += p.elements();
+    check(elements == rows * cols, "weight: the parts do not fill the shape");
+    Buffer<U> b = allocate<U>(rows, cols);
+    U* dst = b.data();
+    std::vector<U> staging;
+    for (const auto& p : parts) {
+      const auto n = static_cast<std::size_t>(p.elements());
+      if (p.dtype == dtype_of<U>()) {
+        copy_to_device_async(dst, p.bytes.data(), p.bytes.size(), stream_.get());  // pageable: staged before it returns
+      } else {
+        staging.resize(n);
+        convert_elements(p.bytes, p.dtype, staging.data());
+        copy_to_device_async(dst, staging.data(), n * sizeof(U), stream_.get());
+      }
+      dst += n;
+      p.release();
+    }
     return b;
   }
   template <class U>
@@ -165,13 +194,6 @@ class Backend {
 
   static void check(bool ok, const char* what) {
     if (!ok) throw Error(ErrorCode::InvalidArgument, std::string("cuda::Backend ") + what);
-  }
-
-  template <class U>
-  static constexpr DType dtype_of() {
-    if constexpr (std::is_same_v<U, bf16>) return DType::BF16;
-    else if constexpr (std::is_same_v<U, f16>) return DType::F16;
-    else return DType::F32;
   }
 
   void product(ConstMatrixView<T, DeviceSpace> x, ConstMatrixView<T, DeviceSpace> w, void* out, std::int64_t out_ld, std::int64_t out_rows,

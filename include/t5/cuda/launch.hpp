@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "t5/config/policies.hpp"
+#include "t5/core/policies.hpp"
 #include "t5/core/dtype.hpp"
 #include "t5/core/ops.hpp"
 #include "t5/core/tensor.hpp"
@@ -89,7 +89,7 @@ struct ArgmaxParams {
 };
 void launch_argmax(const ArgmaxParams& params, Stream stream = nullptr);
 
-/// One sampling draw per row from the warped scores, with the rule of generation/scores.hpp exactly:
+/// One sampling draw per row from the warped scores, with the rule of cpu/sampling.hpp exactly:
 /// temperature, then top-k (ties with the k-th kept), then HF's top-p, then the draw
 /// u = philox_uniform(philox4x32({step, r % samples_per_key, key lo, key hi}, {seed lo, seed hi})) with
 /// key = row_keys[r / samples_per_key], and the token is the first index, in vocabulary order, where the

@@ -47,7 +47,7 @@ struct GenerationOptions {
   std::int64_t top_k = 50;               ///< keep the top_k highest scores (ties at the k-th kept); 0: all (HF default 50)
   float top_p = 1.0f;                    ///< in (0, 1]: keep the smallest top set whose probability reaches top_p
   std::uint64_t seed = 0;
-  /// The identity of each input in the random streams (generation/scores.hpp): a row samples the
+  /// The identity of each input in the random streams (cpu/sampling.hpp): a row samples the
   /// same tokens whatever batch it is in, if it keeps its key. Empty: 0, 1, ... in batch order.
   std::vector<std::uint64_t> row_keys;
   /// The stream key of input `i`.
@@ -70,10 +70,13 @@ struct GenerationOptions {
   /// Output rows per input row: num_beams for beam search, num_return_sequences otherwise.
   std::int64_t rows_per_input() const { return num_beams > 1 ? num_beams : num_return_sequences; }
 
-  /// Throws Error(InvalidArgument) naming the first option out of range.
-  void validate() const {
+  /// Throws Error(InvalidArgument) naming the first option out of range, or row_keys whose count
+  /// is not `inputs` (when inputs >= 0).
+  void validate(std::int64_t inputs = -1) const {
     auto fail = [](const std::string& msg) { throw Error(ErrorCode::InvalidArgument, "generate: " + msg); };
     auto str = [](auto v) { return std::to_string(v); };
+    if (inputs >= 0 && !row_keys.empty() && static_cast<std::int64_t>(row_keys.size()) != inputs)
+      fail(str(row_keys.size()) + " row_keys for " + str(inputs) + " inputs");
     if (max_new_tokens <= 0) fail("max_new_tokens must be positive, found " + str(max_new_tokens));
     if (min_new_tokens < 0 || min_new_tokens > max_new_tokens)
       fail("min_new_tokens must be in [0, max_new_tokens " + str(max_new_tokens) + "], found " + str(min_new_tokens));
@@ -82,11 +85,11 @@ struct GenerationOptions {
     if (num_beams > 1 && num_return_sequences > num_beams)
       fail("num_return_sequences " + str(num_return_sequences) + " exceeds num_beams " + str(num_beams));
     if (num_beams == 1 && !do_sample && num_return_sequences > 1)
-      fail("greedy search returns one sequence per input: num_return_sequences > 1 needs sampling or beams");
+      fail("num_return_sequences > 1 needs do_sample or num_beams > 1 (greedy search returns one sequence per input)");
     if (num_beams > 1 && do_sample) fail("beam sampling (do_sample with num_beams > 1) is not supported");
     if (num_beams > 1 && on_token) fail("streaming (on_token) is not available with beam search");
     if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty))
-      fail("repetition_penalty must be a positive number, found " + str(repetition_penalty));
+      fail("repetition_penalty must be a finite number > 0, found " + str(repetition_penalty));
     if (no_repeat_ngram_size < 0) fail("no_repeat_ngram_size must be >= 0, found " + str(no_repeat_ngram_size));
     if (!std::isfinite(length_penalty)) fail("length_penalty must be finite");
     if (do_sample) {

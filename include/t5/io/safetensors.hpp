@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,8 +16,8 @@
 
 #include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
+#include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
-#include "t5/io/json.hpp"
 
 namespace t5::io {
 
@@ -51,9 +52,9 @@ class SafetensorsFile {
   /// Maps and validates `path`: header length against the file size, JSON syntax, unique names,
   /// known dtypes, shape x dtype size equal to each byte range, ranges inside the data section and
   /// not overlapping. Throws Error(Io) if unreadable, Error(Format) if malformed.
-  explicit SafetensorsFile(const std::filesystem::path& path) : file_(path) {
+  explicit SafetensorsFile(const std::filesystem::path& path) : file_(std::make_shared<const MappedFile>(path)) {
     const std::string src = path.string();
-    const auto bytes = file_.bytes();
+    const auto bytes = file_->bytes();
     if (bytes.empty())
       throw Error(ErrorCode::Format, src + ": file is empty (a safetensors file starts with an 8-byte header length)");
     if (bytes.size() < 8)
@@ -85,11 +86,13 @@ class SafetensorsFile {
     for (std::size_t i = 0; i < tensors_.size(); ++i) by_name_.emplace(tensors_[i].name, i);
   }
 
-  const std::filesystem::path& path() const noexcept { return file_.path(); }
+  const std::filesystem::path& path() const noexcept { return file_->path(); }
   /// All tensors, in name order.
   const std::vector<TensorInfo>& tensors() const noexcept { return tensors_; }
   const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
-  std::uint64_t file_size() const noexcept { return file_.size(); }
+  std::uint64_t file_size() const noexcept { return file_->size(); }
+  /// The mapping, shared with weights used in place.
+  const std::shared_ptr<const MappedFile>& mapping() const noexcept { return file_; }
 
   const TensorInfo* find(std::string_view name) const {
     auto it = by_name_.find(std::string(name));
@@ -98,7 +101,7 @@ class SafetensorsFile {
 
   /// The tensor's bytes, in place in the mapping (valid while this object lives).
   std::span<const std::byte> data(const TensorInfo& t) const {
-    return file_.bytes().subspan(data_offset_ + t.begin, t.nbytes());
+    return file_->bytes().subspan(data_offset_ + t.begin, t.nbytes());
   }
 
  private:
@@ -174,7 +177,7 @@ class SafetensorsFile {
     }
   }
 
-  MappedFile file_;
+  std::shared_ptr<const MappedFile> file_;
   std::uint64_t data_offset_ = 0;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, std::size_t> by_name_;

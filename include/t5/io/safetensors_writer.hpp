@@ -15,7 +15,7 @@
 
 #include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
-#include "t5/io/json.hpp"
+#include "t5/core/json.hpp"
 #include "t5/io/safetensors.hpp"
 
 namespace t5::io {

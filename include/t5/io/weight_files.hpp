@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "t5/core/error.hpp"
+#include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
-#include "t5/io/json.hpp"
 #include "t5/io/safetensors.hpp"
 
 namespace t5::io {
@@ -26,6 +26,8 @@ struct TensorRef {
   const TensorInfo* info = nullptr;
   const SafetensorsFile* file = nullptr;
   std::span<const std::byte> data() const { return file->data(*info); }
+  /// The tensor as a backend's weight op reads it.
+  WeightSource source() const { return {data(), info->dtype, file->mapping()}; }
 };
 
 class WeightFiles {

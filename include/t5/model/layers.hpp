@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "t5/config/hparams.hpp"
-#include "t5/config/policies.hpp"
-#include "t5/model/backend.hpp"
+#include "t5/config/variant.hpp"
+#include "t5/core/backend.hpp"
 #include "t5/model/weights.hpp"
 
 namespace t5 {
@@ -40,7 +40,7 @@ struct Activations {
 /// normed = RMSNorm(residual) * gain, the residual already holding the sum (out-projections add
 /// into it). HF T5LayerNorm: no mean subtraction, no bias.
 template <Backend B>
-void norm(B& b, MatrixView<float, typename B::Space> residual, const typename B::template Buffer<float>& gain,
+void norm(B& b, MatrixView<float, typename B::Space> residual, const F32Weight<B>& gain,
           MatrixView<typename B::Act, typename B::Space> normed, const Hparams& h) {
   RmsNormParams<typename B::Act> p;
   p.residual = residual.data;

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "t5/config/hf_config.hpp"
+#include "t5/core/batch.hpp"
 #include "t5/core/error.hpp"
+#include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
-#include "t5/io/json.hpp"
-#include "t5/model/batch.hpp"
 
 namespace t5 {
 
@@ -51,7 +51,7 @@ class Tokenizer {
     std::optional<std::int64_t> extra_ids;
     const auto tokenizer_config = dir / "tokenizer_config.json";
     if (std::filesystem::exists(tokenizer_config)) {
-      const io::Json j = io::parse_json_strict(read_text_file(tokenizer_config), tokenizer_config.string(), "key");
+      const Json j = parse_json_strict(read_text_file(tokenizer_config), tokenizer_config.string(), "key");
       if (j.is_object() && j.contains("extra_ids")) {
         if (!j.at("extra_ids").is_number_integer() || j.at("extra_ids").get<std::int64_t>() < 0)
           throw Error(ErrorCode::Tokenizer, tokenizer_config.string() + ": extra_ids must be a non-negative integer");

@@ -8,29 +8,17 @@
 #include <string>
 #include <vector>
 
-#include "t5/config/detect.hpp"
 #include "t5/config/hf_config.hpp"
 #include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
+#include "t5/core/policies.hpp"
+#include "t5/io/detect.hpp"
+#include "t5/io/hf_names.hpp"
 #include "t5/io/weight_files.hpp"
-#include "t5/model/hf_names.hpp"
 
 namespace t5 {
 
 namespace detail {
-
-inline float element_as_float(std::span<const std::byte> bytes, DType dtype, std::size_t i) {
-  auto load = [&]<class T>() {
-    T v;
-    std::memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
-    return to_float(v);
-  };
-  switch (dtype) {
-    case DType::F16: return load.template operator()<f16>();
-    case DType::BF16: return load.template operator()<bf16>();
-    default: return load.template operator()<float>();
-  }
-}
 
 /// Whether two weight tensors hold the same values (same shape assumed), across dtypes.
 inline bool same_values(const io::TensorRef& a, const io::TensorRef& b) {
@@ -139,15 +127,10 @@ class Checkpoint {
                                                 ", expected the embedding's " + io::shape_string(embedding_->info->shape) + " (" + why + ")");
     if (!detail::same_values(ref, *embedding_))
       throw Error(code, where(ref) + ": tensor \"" + name + "\" differs from the embedding \"" + embedding_->info->name + "\", but " + why);
+    ref.source().release();  // never read again: the embedding stands for it
   }
 
-  std::string variant_summary() const {
-    const Policies& p = detected_.policies;
-    std::string s = std::string("ffn ") + std::string(to_string(p.ffn)) + ", position bias " + std::string(to_string(p.position_bias)) +
-                    ", lm_head " + (p.lm_head == LmHead::TiedScaled ? "tied" : "untied");
-    if (detected_.encoder_only) s += ", encoder only";
-    return s;
-  }
+  std::string variant_summary() const { return describe(detected_.policies) + (detected_.encoder_only ? ", encoder only" : ""); }
 
   std::string sizes_summary() const {
     const Hparams& h = detected_.hparams;

@@ -1,6 +1,7 @@
-// Strict JSON parsing for the files t5cc reads (safetensors headers, index files, config.json):
-// syntax errors and duplicate keys in any object are errors. nlohmann_json alone would keep the
-// last of two duplicate keys silently, so a parse callback watches every object's keys.
+// Strict JSON parsing for the files t5cc reads (safetensors headers, index files, config.json,
+// tokenizer_config.json): syntax errors and duplicate keys in any object are errors. nlohmann_json
+// alone would keep the last of two duplicate keys silently, so a parse callback watches every
+// object's keys.
 #pragma once
 
 #include <set>
@@ -12,7 +13,7 @@
 
 #include "t5/core/error.hpp"
 
-namespace t5::io {
+namespace t5 {
 
 using Json = nlohmann::json;
 
@@ -62,4 +63,4 @@ inline std::string json_type_name(const Json& value) {
   }
 }
 
-}  // namespace t5::io
+}  // namespace t5

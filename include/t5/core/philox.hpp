@@ -1,6 +1,6 @@
 // Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): a counter-based
 // generator, so any draw is a pure function of (key, counter) and rows need no generator state. The
-// same function runs on the GPU; t5cc's sampling streams are defined on it (generation/scores.hpp).
+// same function runs on the GPU; t5cc's sampling streams are defined on it (cpu/sampling.hpp).
 #pragma once
 
 #include <array>

@@ -1,5 +1,6 @@
 // The host-side inputs and outputs of the model API: a batch of token id rows with its padding mask
-// (and optional packed-document ids), and a float tensor returned to the caller.
+// (and optional packed-document ids), and a float tensor returned to the caller. The tokenizer
+// produces TokenBatch; the models consume it.
 #pragma once
 
 #include <algorithm>

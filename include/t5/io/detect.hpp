@@ -1,17 +1,17 @@
-// From a checkpoint to a type, in one place: detect() reads the policies from config.json and checks
-// them against the tensor names; dispatch() calls a templated lambda with the matching Variant.
+// What a checkpoint is, in one place: detect() reads the policies from config.json and checks them
+// against the tensor names (through the HF name table); config/dispatch.hpp turns the result into a
+// type.
 #pragma once
 
-#include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
-#include <utility>
 
 #include "t5/config/hf_config.hpp"
-#include "t5/config/policies.hpp"
+#include "t5/config/variant.hpp"
 #include "t5/core/error.hpp"
-#include "t5/model/hf_names.hpp"
+#include "t5/core/policies.hpp"
+#include "t5/io/hf_names.hpp"
 
 namespace t5 {
 
@@ -54,21 +54,21 @@ inline Policies policies_from_config(const HfConfig& c) {
   return p;
 }
 
-/// The first name under `prefix` that ends with `suffix`, or "".
-inline std::string find_name(const TensorNames& names, std::string_view prefix, std::string_view suffix) {
-  for (auto it = names.lower_bound(prefix); it != names.end() && it->starts_with(prefix); ++it)
+/// The first encoder tensor named as `part` in some block, or "".
+inline std::string find_encoder_part(const TensorNames& names, hf::Part part) {
+  const std::string suffix = "." + hf::block_suffix(hf::Stack::Encoder, part);
+  for (auto it = names.lower_bound("encoder.block."); it != names.end() && it->starts_with("encoder.block."); ++it)
     if (it->ends_with(suffix)) return *it;
   return "";
 }
 
 /// A relative_attention_bias in a self-attention block other than 0, or "".
 inline std::string per_layer_bias_evidence(const TensorNames& names) {
-  for (std::string_view stack : {"encoder.block.", "decoder.block."}) {
-    for (auto it = names.lower_bound(stack); it != names.end() && it->starts_with(stack); ++it) {
-      const std::string_view rest = std::string_view(*it).substr(stack.size());
-      if (rest.ends_with(".layer.0.SelfAttention.relative_attention_bias.weight") && !rest.starts_with("0."))
-        return *it;
-    }
+  for (const hf::Stack s : {hf::Stack::Encoder, hf::Stack::Decoder}) {
+    const std::string prefix = std::string(hf::stack_name(s)) + ".block.";
+    const std::string suffix = "." + hf::block_suffix(s, hf::Part::PositionBias);
+    for (auto it = names.lower_bound(prefix); it != names.end() && it->starts_with(prefix); ++it)
+      if (it->ends_with(suffix) && !std::string_view(*it).substr(prefix.size()).starts_with("0.")) return *it;
   }
   return "";
 }
@@ -88,8 +88,8 @@ inline Detected detect(const HfConfig& config, const TensorNames& names) {
   Detected d = detect(config);
   const std::string src = config.source;
 
-  const std::string gated_tensor = detail::find_name(names, "encoder.block.", ".DenseReluDense.wi_0.weight");
-  const std::string relu_tensor = detail::find_name(names, "encoder.block.", ".DenseReluDense.wi.weight");
+  const std::string gated_tensor = detail::find_encoder_part(names, hf::Part::Wi0);
+  const std::string relu_tensor = detail::find_encoder_part(names, hf::Part::Wi);
   if (d.policies.ffn == Ffn::GatedGelu && gated_tensor.empty() && !relu_tensor.empty())
     throw Error(ErrorCode::InvalidConfig, src + ": the config asks for a gated FFN (" + config.activation_evidence() +
                                               ") but the weights hold \"" + relu_tensor + "\" and no wi_0/wi_1 (a non-gated FFN)");
@@ -103,58 +103,16 @@ inline Detected detect(const HfConfig& config, const TensorNames& names) {
                                               "\" shares one position-bias table, but the weights hold \"" + per_layer +
                                               "\" (a per-layer table, as in umt5)");
   if (d.policies.position_bias == PositionBias::PerLayer && config.hparams.num_layers > 1 && per_layer.empty() &&
-      names.contains("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"))
+      names.contains(hf::name(hf::Stack::Encoder, 0, hf::Part::PositionBias)))
     throw Error(ErrorCode::InvalidConfig, src + ": model_type \"umt5\" has a position-bias table per layer, but the weights "
-                                              "hold one only in block 0 (\"encoder.block.1.layer.0.SelfAttention."
-                                              "relative_attention_bias.weight\" is absent, as in t5)");
+                                              "hold one only in block 0 (\"" + hf::name(hf::Stack::Encoder, 1, hf::Part::PositionBias) +
+                                              "\" is absent, as in t5)");
 
   bool decoder = names.contains(hf::lm_head);
   for (auto it = names.lower_bound("decoder."); !decoder && it != names.end() && it->starts_with("decoder."); ++it)
     decoder = !hf::is_embedding_alias(*it) && !hf::is_ignored(*it);
   d.encoder_only = !decoder;
   return d;
-}
-
-namespace detail {
-
-/// Calls f.template operator()<Value>() for the Value among Values that equals `value`.
-template <auto First, auto... Rest, class F>
-decltype(auto) select(decltype(First) value, F&& f) {
-  if constexpr (sizeof...(Rest) == 0) {
-    if (value != First) throw Error(ErrorCode::InvalidArgument, "dispatch: policy value outside its enum");
-    return f.template operator()<First>();
-  } else {
-    if (value == First) return f.template operator()<First>();
-    return select<Rest...>(value, std::forward<F>(f));
-  }
-}
-
-}  // namespace detail
-
-/// Calls `f.template operator()<V>()` with the Variant whose policies equal `p`, e.g.
-/// `dispatch(detected.policies, [&]<VariantLike V>() { return Model<V>(...); })`. Every combination
-/// detect() reports is instantiated: ReLU variants carry GeluApprox::Tanh (the GELU knob is unused
-/// there), so 8 ReLU and 16 gated-GELU variants. All instantiations must return the same type.
-template <class F>
-decltype(auto) dispatch(const Policies& p, F&& f) {
-  return detail::select<Ffn::Relu, Ffn::GatedGelu>(p.ffn, [&]<Ffn FF>() -> decltype(auto) {
-    auto rest = [&]<GeluApprox G>() -> decltype(auto) {
-      return detail::select<PositionBias::Shared, PositionBias::PerLayer>(p.position_bias, [&]<PositionBias P>() -> decltype(auto) {
-        return detail::select<AttnScale::Off, AttnScale::InvSqrtHeadDim>(p.attn_scale, [&]<AttnScale A>() -> decltype(auto) {
-          return detail::select<LmHead::TiedScaled, LmHead::Untied>(p.lm_head, [&]<LmHead L>() -> decltype(auto) {
-            return f.template operator()<Variant<FF, G, P, A, L>>();
-          });
-        });
-      });
-    };
-    if constexpr (FF == Ffn::Relu) {
-      if (p.gelu != GeluApprox::Tanh)
-        throw Error(ErrorCode::InvalidArgument, "dispatch: a ReLU variant carries GeluApprox::Tanh (the GELU knob is unused)");
-      return rest.template operator()<GeluApprox::Tanh>();
-    } else {
-      return detail::select<GeluApprox::Tanh, GeluApprox::Erf>(p.gelu, rest);
-    }
-  });
 }
 
 }  // namespace t5

@@ -1,28 +1,34 @@
-// The Backend concept: every op the T5 dataflow (model/encoder.hpp, model/decoder.hpp) calls, with
-// its exact signature. cpu::Backend implements it with Eigen; cuda::Backend with cuBLASLt and the
-// kernels/ launchers. Pointers and views live in the backend's memory space.
+// The Backend concept: every op the T5 dataflow (model/, generation/) calls, with its exact
+// signature. cpu::Backend implements it with Eigen; cuda::Backend with cuBLASLt and the kernels/
+// launchers. Pointers and views live in the backend's memory space.
 #pragma once
 
 #include <concepts>
 #include <cstdint>
 #include <span>
 
-#include "t5/config/policies.hpp"
+#include "t5/core/mapped_file.hpp"
 #include "t5/core/ops.hpp"
+#include "t5/core/policies.hpp"
 #include "t5/core/tensor.hpp"
 
 namespace t5 {
 
 /// What the dataflow needs from a backend. `Act` is the activation and weight dtype; the residual
-/// stream, logits and bias tables are float32 on every backend.
+/// stream, logits, norm gains and bias tables are float32 on every backend. `Buffer<U>` is writable
+/// scratch; `Weight<U>` is a read-only weight, converted once from the checkpoint by `weight`
+/// (which may use the file's bytes in place where the dtype and alignment allow).
 template <class B>
 concept Backend = requires(B& b, const B& cb, typename B::Act* act, const typename B::Act* cact, float* f32, const float* cf32,
                            const std::int32_t* ids, std::int32_t* out_ids, std::int64_t n) {
   typename B::Act;
   typename B::Space;
   typename B::template Buffer<float>;
+  typename B::template Weight<float>;
   { b.template allocate<float>(n, n) } -> std::same_as<typename B::template Buffer<float>>;
   { b.template upload<float>(std::span<const float>{}, n, n) } -> std::same_as<typename B::template Buffer<float>>;
+  { b.template weight<typename B::Act>(std::span<const WeightSource>{}, n, n) } -> std::same_as<typename B::template Weight<typename B::Act>>;
+  { b.template weight<float>(std::span<const WeightSource>{}, n, n) } -> std::same_as<typename B::template Weight<float>>;
   b.template download<float>(cf32, std::span<float>{});
   b.template upload_into<std::int32_t>(std::span<const std::int32_t>{}, out_ids);
   b.embed(ids, ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<float, typename B::Space>{});

@@ -1,0 +1,60 @@
+// The run-time path, compiled once in libt5cc: AnyModel (a loaded model whose variant was read from
+// the checkpoint), LoadOptions and t5::load(). Including this header instantiates no model; a
+// program that calls t5::load links libt5cc (Meson: dependency('t5cc'); pkg-config: t5cc).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+
+#include "t5/core/batch.hpp"
+#include "t5/core/dtype.hpp"
+#include "t5/generation/options.hpp"
+#include "t5/io/detect.hpp"
+
+namespace t5 {
+
+enum class Device : std::uint8_t { Cpu, Cuda };
+
+struct LoadOptions {
+  Device device = Device::Cpu;  ///< where t5::load runs the model (a Model<V, B> names its backend instead)
+  int threads = 0;              ///< CPU threads; 0 = OpenMP's default (OMP_NUM_THREADS or the core count)
+  int cuda_device = 0;          ///< the GPU's ordinal, for Device::Cuda
+  DType dtype = DType::BF16;    ///< GPU activation and weight dtype, BF16 or F16 (the CPU runs float32)
+};
+
+/// A loaded model whose variant is known at run time (t5::load). Every call validates its input
+/// and throws t5::Error(InvalidArgument) naming the problem. Calls on one model share its backend's
+/// scratch: run them one at a time (load one model per thread for concurrency).
+class AnyModel {
+ public:
+  virtual ~AnyModel() = default;
+  virtual const Detected& detected() const = 0;
+  const Hparams& hparams() const { return detected().hparams; }
+  /// False for an encoder-only checkpoint (the text encoders of diffusion pipelines).
+  virtual bool has_decoder() const = 0;
+
+  /// The encoder's last hidden state, [batch, length, d_model] float32, every position included.
+  virtual HostTensor encode(const TokenBatch& input) = 0;
+  /// Teacher-forced logits [batch, decoder length, vocab] for the decoder ids (which start with
+  /// the decoder start token); the decoder mask pads them, the encoder mask pads cross-attention.
+  virtual HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input) = 0;
+  /// Generates from the decoder start token as transformers.generate does (generation/options.hpp):
+  /// greedy, sampling or beam search over a batch of inputs of any lengths; each input finishes on its
+  /// own and its result does not depend on the other rows. The caches are allocated once per call.
+  virtual Generation generate(const TokenBatch& input, const GenerationOptions& options = {}) = 0;
+};
+
+/// Whether this libt5cc was built with the CUDA backend.
+bool have_cuda() noexcept;
+
+/// This libt5cc's version, "MAJOR.MINOR.PATCH".
+const char* version() noexcept;
+
+/// Opens the checkpoint in `dir`, detects its variant and loads it as the matching Model<V, B>
+/// (t5/model.hpp, instantiated in libt5cc for every variant dispatch() reaches): on the CPU in
+/// float32, or on a GPU in options.dtype (BF16 or F16; Error(InvalidArgument) otherwise, and for
+/// Device::Cuda in a build without CUDA).
+std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options = {});
+
+}  // namespace t5

@@ -1,0 +1,36 @@
+// t5::load and the facts of this build: the one place that turns a checkpoint's detected policies
+// into a Model<V, B> (every variant on every backend, all of them compiled in libt5cc).
+#include "t5/load.hpp"
+
+#include <string>
+
+#include "t5/config/dispatch.hpp"
+#include "t5/model.hpp"
+#if T5CC_HAVE_CUDA
+#include "t5/cuda/backend.hpp"
+#endif
+
+namespace t5 {
+
+bool have_cuda() noexcept { return T5CC_HAVE_CUDA != 0; }
+
+const char* version() noexcept { return T5CC_VERSION; }
+
+std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options) {
+  if (options.device == Device::Cuda && !have_cuda())
+    throw Error(ErrorCode::InvalidArgument, "Device::Cuda: this t5cc was built without CUDA (rebuild with nvcc on PATH and -Dcuda=enabled)");
+  if (options.device == Device::Cuda && options.dtype != DType::BF16 && options.dtype != DType::F16)
+    throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(options.dtype)));
+  const Checkpoint ckpt = Checkpoint::open(dir);
+  return dispatch(ckpt.detected().policies, [&]<VariantLike V>() -> std::unique_ptr<AnyModel> {
+#if T5CC_HAVE_CUDA
+    if (options.device == Device::Cuda) {
+      if (options.dtype == DType::F16) return std::make_unique<Model<V, cuda::Backend<f16>>>(ckpt, options);
+      return std::make_unique<Model<V, cuda::Backend<bf16>>>(ckpt, options);
+    }
+#endif
+    return std::make_unique<Model<V>>(ckpt, options);
+  });
+}
+
+}  // namespace t5
