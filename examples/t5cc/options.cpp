@@ -1,10 +1,11 @@
+// The shared parts of the t5cc commands (options.hpp).
 #include "options.hpp"
 
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
