@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <limits>
 
 #include "t5/core/error.hpp"
 

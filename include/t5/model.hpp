@@ -39,6 +39,8 @@ class Model final : public AnyModel {
   static Model load(const std::filesystem::path& dir, const LoadOptions& options = {});
   /// Loads `ckpt` (whose mapped files the weights may go on using in place).
   Model(const Checkpoint& ckpt, const LoadOptions& options);
+  Model(Model&&) = default;  // deleted where the backend cannot move (the GPU's owns a stream)
+  ~Model() override;
 
   const Detected& detected() const override { return detected_; }
   bool has_decoder() const override { return weights_.has_decoder(); }
@@ -86,6 +88,9 @@ Model<V, B>::Model(const Checkpoint& ckpt, const LoadOptions& options)
       weights_(load_weights<V>(ckpt, backend_)),
       encoder_buckets_(upload_buckets(true)),
       decoder_buckets_(upload_buckets(false)) {}
+
+template <VariantLike V, Backend B>
+Model<V, B>::~Model() = default;
 
 template <VariantLike V, Backend B>
 HostTensor Model<V, B>::encode(const TokenBatch& input) {

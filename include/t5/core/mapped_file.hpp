@@ -118,6 +118,13 @@ struct WeightSource {
   }
 };
 
+/// The elements of `parts` together: the rows * cols of the weight they are stacked into.
+inline std::int64_t total_elements(std::span<const WeightSource> parts) {
+  std::int64_t n = 0;
+  for (const auto& p : parts) n += p.elements();
+  return n;
+}
+
 /// Reads a whole (small) file into a string; throws Error(Io) naming the file.
 inline std::string read_text_file(const std::filesystem::path& path) {
   MappedFile file(path);

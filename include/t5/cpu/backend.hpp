@@ -74,8 +74,6 @@ class Weight {
   const T* data() const { return data_; }
   std::int64_t rows() const noexcept { return rows_; }
   std::int64_t cols() const noexcept { return cols_; }
-  /// Whether the values are the checkpoint's bytes, read in place from the mapping.
-  bool in_place() const noexcept { return file_ != nullptr; }
 
  private:
   std::vector<T> owned_;
@@ -125,12 +123,10 @@ class Backend {
   /// into the weight's own memory and their file pages released.
   template <class U>
   Weight<U> weight(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) {
-    std::int64_t elements = 0;
-    for (const auto& p : parts) elements += p.elements();
-    check(elements == rows * cols, "weight: the parts do not fill the shape");
+    check(total_elements(parts) == rows * cols, "weight: the parts do not fill the shape");
     if (parts.size() == 1 && parts[0].dtype == dtype_of<U>() && reinterpret_cast<std::uintptr_t>(parts[0].bytes.data()) % alignof(U) == 0)
       return Weight<U>(reinterpret_cast<const U*>(parts[0].bytes.data()), rows, cols, parts[0].file);
-    std::vector<U> values(static_cast<std::size_t>(elements));
+    std::vector<U> values(static_cast<std::size_t>(rows * cols));
     U* dst = values.data();
     for (const auto& p : parts) {
       convert_elements(p.bytes, p.dtype, dst);

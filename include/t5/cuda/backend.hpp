@@ -88,9 +88,7 @@ class Backend {
   /// parts' file pages are released once uploaded.
   template <class U>
   Weight<U> weight(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) {
-    std::int64_t elements = 0;
-    for (const auto& p : parts) elements += p.elements();
-    check(elements == rows * cols, "weight: the parts do not fill the shape");
+    check(total_elements(parts) == rows * cols, "weight: the parts do not fill the shape");
     Buffer<U> b = allocate<U>(rows, cols);
     U* dst = b.data();
     std::vector<U> staging;

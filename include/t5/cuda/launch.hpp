@@ -7,9 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "t5/core/policies.hpp"
 #include "t5/core/dtype.hpp"
 #include "t5/core/ops.hpp"
+#include "t5/core/policies.hpp"
 #include "t5/core/tensor.hpp"
 #include "t5/cuda/device.hpp"
 

@@ -74,7 +74,11 @@ inline constexpr std::array<PartSpec, 16> parts = {{
 }};
 
 constexpr const PartSpec& spec(Part p) { return parts[static_cast<std::size_t>(p)]; }
-static_assert(spec(Part::FfnNorm).part == Part::FfnNorm, "the table is in Part order");
+static_assert([] {
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    if (parts[i].part != static_cast<Part>(i)) return false;
+  return true;
+}(), "the table is in Part order");
 
 constexpr std::string_view stack_name(Stack s) { return s == Stack::Encoder ? "encoder" : "decoder"; }
 
