@@ -16,16 +16,19 @@ bool have_cuda() noexcept { return T5CC_HAVE_CUDA != 0; }
 
 const char* version() noexcept { return T5CC_VERSION; }
 
+std::string cpu_kernels() { return std::string("elementwise ") + cpu::isa_name(cpu::kernels().isa) + ", products " + cpu::Matmul::describe(); }
+
 std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options) {
   if (options.device == Device::Cuda && !have_cuda())
     throw Error(ErrorCode::InvalidArgument, "Device::Cuda: this t5cc was built without CUDA (rebuild with nvcc on PATH and -Dcuda=enabled)");
-  if (options.device == Device::Cuda && options.dtype != DType::BF16 && options.dtype != DType::F16)
-    throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(options.dtype)));
+  const DType dtype = options.dtype.value_or(options.device == Device::Cuda ? DType::BF16 : DType::F32);
+  if (options.device == Device::Cuda && dtype != DType::BF16 && dtype != DType::F16)
+    throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(dtype)));
   const Checkpoint ckpt = Checkpoint::open(dir);
   return dispatch(ckpt.detected().policies, [&]<VariantLike V>() -> std::unique_ptr<AnyModel> {
 #if T5CC_HAVE_CUDA
     if (options.device == Device::Cuda) {
-      if (options.dtype == DType::F16) return std::make_unique<Model<V, cuda::Backend<f16>>>(ckpt, options);
+      if (dtype == DType::F16) return std::make_unique<Model<V, cuda::Backend<f16>>>(ckpt, options);
       return std::make_unique<Model<V, cuda::Backend<bf16>>>(ckpt, options);
     }
 #endif

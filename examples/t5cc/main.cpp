@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   CLI::App app("t5cc " + std::string(t5::version()) +
                " - run T5-family models (T5, Flan-T5, mT5, UMT5, Pile-T5) from HuggingFace checkpoints");
   app.name("t5cc");
-  app.set_version_flag("--version", "t5cc " + std::string(t5::version()) + (t5::have_cuda() ? " (CUDA backend built)" : " (CPU only)"));
+  app.set_version_flag("--version", "t5cc " + std::string(t5::version()) + (t5::have_cuda() ? " (CUDA backend built)" : " (CPU only)") +
+                                        "\nCPU kernels: " + t5::cpu_kernels());
   app.require_subcommand(1);
   app.footer("Run 't5cc <command> --help' for the options of a command.\n\nexit status: 0 success, 1 error (message on stderr), 2 usage error");
   std::vector<std::pair<CLI::App*, t5cc::Command>> commands;

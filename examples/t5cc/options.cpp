@@ -100,9 +100,11 @@ void add_job_options(CLI::App& app, JobOptions& job) {
   app.add_option("--device", job.device, "where the model runs (default cpu; cuda: the first GPU, needs a build with CUDA)")
       ->type_name("cpu|cuda")
       ->check(one_of({"cpu", "cuda"}));
-  app.add_option("--dtype", job.dtype, "GPU weights and activations (default bf16; the residual stream stays float32)")
-      ->type_name("bf16|f16")
-      ->check(one_of({"bf16", "f16"}));
+  app.add_option("--dtype", job.dtype,
+                 "the products' dtype: on the CPU f32 (default), bf16 or int8 (weights and inputs; float32 accumulation, "
+                 "activations and residual); on a GPU bf16 (default) or f16 weights and activations (float32 residual)")
+      ->type_name("f32|bf16|int8|f16")
+      ->check(one_of({"f32", "bf16", "int8", "f16"}));
   app.add_flag("--quiet", job.quiet, "no progress bar");
 }
 
@@ -129,11 +131,16 @@ std::vector<std::string> read_inputs(const std::vector<std::string>& texts, cons
 }
 
 LoadedModel load_model(const JobOptions& job) {
-  if (!job.dtype.empty() && job.device != "cuda") throw UsageError("option '--dtype' is for --device cuda (the CPU runs float32)");
+  const bool cuda = job.device == "cuda";
+  if (cuda && (job.dtype == "f32" || job.dtype == "int8")) throw UsageError("--dtype " + job.dtype + " is for the CPU; a GPU runs bf16 or f16");
+  if (!cuda && job.dtype == "f16") throw UsageError("--dtype f16 is for --device cuda; the CPU runs f32, bf16 or int8");
   t5::LoadOptions options;
   options.threads = job.threads;
-  options.device = job.device == "cuda" ? t5::Device::Cuda : t5::Device::Cpu;
-  options.dtype = job.dtype == "f16" ? t5::DType::F16 : t5::DType::BF16;
+  options.device = cuda ? t5::Device::Cuda : t5::Device::Cpu;
+  if (job.dtype == "f32") options.dtype = t5::DType::F32;
+  if (job.dtype == "bf16") options.dtype = t5::DType::BF16;
+  if (job.dtype == "int8") options.dtype = t5::DType::I8;
+  if (job.dtype == "f16") options.dtype = t5::DType::F16;
   t5::Tokenizer tokenizer = t5::Tokenizer::from_model_dir(job.model);
   return {t5::load(job.model, options), std::move(tokenizer)};
 }

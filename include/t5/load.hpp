@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "t5/core/batch.hpp"
 #include "t5/core/dtype.hpp"
@@ -20,7 +22,11 @@ struct LoadOptions {
   Device device = Device::Cpu;  ///< where t5::load runs the model (a Model<V, B> names its backend instead)
   int threads = 0;              ///< CPU threads; 0 = OpenMP's default (OMP_NUM_THREADS or the core count)
   int cuda_device = 0;          ///< the GPU's ordinal, for Device::Cuda
-  DType dtype = DType::BF16;    ///< GPU activation and weight dtype, BF16 or F16 (the CPU runs float32)
+  /// The products' dtype. CPU: F32 (the default), BF16 (bf16 weights and inputs, float32
+  /// accumulation) or I8 (int8 weights with per-channel scales, inputs quantised per row); the
+  /// activations and the residual stay float32. GPU: the activation and weight dtype, BF16 (the
+  /// default) or F16, with the residual in float32.
+  std::optional<DType> dtype = std::nullopt;
 };
 
 /// A loaded model whose variant is known at run time (t5::load). Every call validates its input
@@ -51,9 +57,13 @@ bool have_cuda() noexcept;
 /// This libt5cc's version, "MAJOR.MINOR.PATCH".
 const char* version() noexcept;
 
+/// The CPU kernels this process runs, chosen at run time from cpuid (T5CC_CPU_ISA and oneDNN's
+/// ONEDNN_MAX_CPU_ISA cap them), e.g. "elementwise avx512, products oneDNN 2.6.3 (avx512_core_amx)".
+std::string cpu_kernels();
+
 /// Opens the checkpoint in `dir`, detects its variant and loads it as the matching Model<V, B>
-/// (t5/model.hpp, instantiated in libt5cc for every variant dispatch() reaches): on the CPU in
-/// float32, or on a GPU in options.dtype (BF16 or F16; Error(InvalidArgument) otherwise, and for
+/// (t5/model.hpp, instantiated in libt5cc for every variant dispatch() reaches), on the CPU or a
+/// GPU in options.dtype (Error(InvalidArgument) for a dtype the device does not run, and for
 /// Device::Cuda in a build without CUDA).
 std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options = {});
 

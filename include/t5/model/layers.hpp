@@ -59,14 +59,14 @@ void feed_forward(B& b, const FfnWeights<B>& w, Activations<B>& act, ConstMatrix
                   MatrixView<float, typename B::Space> residual) {
   const std::int64_t rows = x.rows;
   auto in = act.ffn_in.view().rows_from(0, rows);  // [rows, d_ff or 2 * d_ff]
-  b.linear(x, w.in.view(), in);
+  b.linear(x, w.in, in);
   if constexpr (V::gated) {
     auto hidden = act.ffn_hidden.view().rows_from(0, rows);  // [rows, d_ff]
     b.gated_gelu(in, hidden, V::gelu);
-    b.linear_add(hidden, w.out.view(), residual);
+    b.linear_add(hidden, w.out, residual);
   } else {
     b.relu(in);
-    b.linear_add(in, w.out.view(), residual);
+    b.linear_add(in, w.out, residual);
   }
 }
 

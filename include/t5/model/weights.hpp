@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "t5/config/variant.hpp"
@@ -20,24 +21,26 @@ template <Backend B>
 using ActWeight = typename B::template Weight<typename B::Act>;
 template <Backend B>
 using F32Weight = typename B::template Weight<float>;
+template <Backend B>
+using Projection = typename B::Projection;
 
 template <Backend B>
 struct SelfAttentionWeights {
-  ActWeight<B> qkv;  ///< [3 * inner, d_model]: q, k, v rows
-  ActWeight<B> o;    ///< [d_model, inner]
+  Projection<B> qkv;  ///< [3 * inner, d_model]: q, k, v rows
+  Projection<B> o;    ///< [d_model, inner]
 };
 
 template <Backend B>
 struct CrossAttentionWeights {
-  ActWeight<B> q;   ///< [inner, d_model]
-  ActWeight<B> kv;  ///< [2 * inner, d_model]: k rows then v rows
-  ActWeight<B> o;   ///< [d_model, inner]
+  Projection<B> q;   ///< [inner, d_model]
+  Projection<B> kv;  ///< [2 * inner, d_model]: k rows then v rows
+  Projection<B> o;   ///< [d_model, inner]
 };
 
 template <Backend B>
 struct FfnWeights {
-  ActWeight<B> in;   ///< [d_ff, d_model] (wi) or [2 * d_ff, d_model] (wi_0 then wi_1)
-  ActWeight<B> out;  ///< [d_model, d_ff] (wo)
+  Projection<B> in;   ///< [d_ff, d_model] (wi) or [2 * d_ff, d_model] (wi_0 then wi_1)
+  Projection<B> out;  ///< [d_model, d_ff] (wo)
 };
 
 template <Backend B>
@@ -73,10 +76,9 @@ struct ModelWeights {
   StackWeights<B> encoder_stack;
   std::vector<DecoderLayerWeights<B>> decoder;  ///< empty for an encoder-only checkpoint
   StackWeights<B> decoder_stack;
-  ActWeight<B> lm_head;  ///< [vocab, d_model] when untied; empty when tied
+  Projection<B> lm_head;  ///< [vocab, d_model]: lm_head.weight, or shared.weight again when tied
 
   bool has_decoder() const noexcept { return !decoder.empty(); }
-  ConstMatrixView<Act, typename B::Space> lm_head_view() const { return V::tied_lm_head ? embedding.view() : lm_head.view(); }
   const F32Weight<B>& encoder_bias(std::size_t layer) const { return encoder_stack.bias_tables[V::per_layer_bias ? layer : 0]; }
   const F32Weight<B>& decoder_bias(std::size_t layer) const { return decoder_stack.bias_tables[V::per_layer_bias ? layer : 0]; }
 };
@@ -88,7 +90,8 @@ ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend) {
   using hf::Part;
   using hf::Stack;
   const Hparams& h = ckpt.detected().hparams;
-  // The rows of the named HF tensors, stacked into one [rows, cols] weight of element type U.
+  // The rows of the named HF tensors, stacked into one [rows, cols] weight of element type U, or
+  // into a Projection for U = void.
   auto stacked = [&]<class U>(const std::vector<std::string>& names) {
     std::vector<WeightSource> parts;
     std::int64_t rows = 0, cols = 0;
@@ -98,12 +101,13 @@ ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend) {
       rows += ref.info->shape.size() == 2 ? ref.info->shape[0] : 1;
       cols = ref.info->shape.back();
     }
-    return backend.template weight<U>(parts, rows, cols);
+    if constexpr (std::is_void_v<U>) return backend.projection(parts, rows, cols);
+    else return backend.template weight<U>(parts, rows, cols);
   };
   auto weight = [&](Stack s, std::int64_t block, std::initializer_list<Part> parts) {
     std::vector<std::string> names;
     for (Part p : parts) names.push_back(hf::name(s, block, p));
-    return stacked.template operator()<typename B::Act>(names);
+    return stacked.template operator()<void>(names);
   };
   auto gain = [&](const std::string& name) { return stacked.template operator()<float>({name}); };
   auto ffn = [&](Stack s, std::int64_t block) {
@@ -135,7 +139,8 @@ ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend) {
                                                   weight(Stack::Decoder, b, {Part::CrossO})},
                          gain(hf::name(Stack::Decoder, b, Part::FfnNorm)), ffn(Stack::Decoder, b)});
   w.decoder_stack = stack(Stack::Decoder, h.num_decoder_layers);
-  if constexpr (!V::tied_lm_head) w.lm_head = stacked.template operator()<typename B::Act>({std::string(hf::lm_head)});
+  // Tied: the embedding table is read a second time, as a Projection in the backend's layout.
+  w.lm_head = stacked.template operator()<void>({std::string(V::tied_lm_head ? hf::embedding : hf::lm_head)});
   return w;
 }
 
