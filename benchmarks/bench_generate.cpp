@@ -8,6 +8,8 @@
 // FILE holds one input per line as space-separated token ids; the first N lines are used. Every
 // output runs exactly T tokens (min_new_tokens = max_new_tokens = T, as the peer is told too).
 // Reported: the median over R timed runs after one warm-up, tokens/s = N * T / median seconds.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -89,6 +91,9 @@ int main(int argc, char** argv) {
     std::cout << "{\"batch\": " << batch << ", \"dtype\": \"" << dtype << "\", \"num_beams\": " << beams << ", \"new_tokens\": " << new_tokens << ", \"threads\": "
               << model.backend().threads() << ", \"seconds\": " << median << ", \"tokens_per_second\": "
               << static_cast<double>(batch * new_tokens) / median << ", \"cache_bytes\": " << cache_bytes;
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::cout << ", \"peak_rss_mib\": " << static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
     if (print_ids) {
       std::cout << ", \"ids\": [";
       for (std::size_t r = 0; r < rows.size(); ++r) {

@@ -128,8 +128,8 @@ def ct2_dir(model, kind):
     import ctranslate2.specs.transformer_spec as ts
     from ctranslate2.converters.transformers import T5Loader
     from ctranslate2.specs import common_spec
-    from transformers import T5ForConditionalGeneration
-    hf = T5ForConditionalGeneration.from_pretrained(model)
+    from transformers import T5EncoderModel, T5ForConditionalGeneration
+    hf = (T5EncoderModel if kind == "encoder" else T5ForConditionalGeneration).from_pretrained(model)
     cfg = hf.config
     loader = T5Loader()
     tokens = [str(i) for i in range(cfg.vocab_size)]

@@ -5,7 +5,8 @@ need real sizes without a model hub: peak memory, load time, speed. Needs numpy 
 
   python3 tools/random_checkpoint.py OUT_DIR [--shape small|base|xl] [--dtype F32|BF16] [--seed 0] [--encoder-only]
 
-Values are normal(0, 0.05) (norm gains 1): numbers to move through the model, not a trained model.
+Values are normal with transformers' T5 initialisation (init_std; norm gains 1): numbers to move
+through the model, not a trained model.
 """
 import argparse
 import json
@@ -47,6 +48,27 @@ def tensors(shape, encoder_only):
         yield "lm_head.weight", (VOCAB, d)
 
 
+def init_std(name, shape):
+    """transformers' T5PreTrainedModel._init_weights (factor 1.0), as mesh-tensorflow initialises T5:
+    a model whose activations keep their scale through the layers, unlike one with a single
+    standard deviation everywhere, which amplifies every rounding difference (no error measured on
+    it would mean anything)."""
+    d, d_kv, heads, d_ff = shape["d_model"], shape["d_kv"], shape["num_heads"], shape["d_ff"]
+    if name in ("shared.weight", "lm_head.weight"):
+        return 1.0
+    if name.endswith("q.weight"):
+        return (d * d_kv) ** -0.5
+    if name.endswith(("k.weight", "v.weight", "wi_0.weight", "wi_1.weight")):
+        return d ** -0.5
+    if name.endswith("wo.weight"):
+        return d_ff ** -0.5
+    if name.endswith("o.weight"):
+        return (heads * d_kv) ** -0.5
+    if name.endswith("relative_attention_bias.weight"):
+        return d ** -0.5
+    raise ValueError(name)
+
+
 def to_bytes(values, dtype):
     if dtype == "F32":
         return values.astype("<f4").tobytes()
@@ -79,7 +101,7 @@ def main():
         out.write(struct.pack("<Q", len(text)))
         out.write(text.encode())
         for name, dims in tensors(shape, args.encoder_only):  # written one tensor at a time: the xl shape is 4.8 GB
-            values = np.ones(dims, np.float32) if "layer_norm" in name else rng.normal(0, 0.05, dims).astype(np.float32)
+            values = np.ones(dims, np.float32) if "layer_norm" in name else rng.normal(0, init_std(name, shape), dims).astype(np.float32)
             out.write(to_bytes(values, args.dtype))
 
     architecture = "T5EncoderModel" if args.encoder_only else "T5ForConditionalGeneration"

@@ -259,22 +259,35 @@ class Backend {
 #if T5CC_HAVE_ONEDNN
     // Batched over (groups of batch rows sharing keys) x heads: q k^T and p v as two oneDNN products
     // on strided views of q, k, v, the score rows finished in between; groups in chunks whose scores
-    // fit the scratch.
+    // fit the scratch. With bf16 or int8 products, the attention products take bf16 inputs too
+    // (q, k, v and the probabilities rounded once; float32 accumulation, scores and output).
     const std::int64_t group_rows = a.kv_share * a.q_len, groups = a.batch / a.kv_share, n = a.kv_len, d = a.head_dim, h = a.heads;
     grow(scores_, h * group_rows * n, 0.0f);  // one group at least (reserve_attention does not know kv_share)
     const auto chunk = static_cast<std::int64_t>(scores_.size()) / (h * group_rows * n);
+    const bool bf16 = precision() != MatmulPrecision::F32;
+    Operand q{a.q.data, a.q.ld}, k{a.k.data, a.k.ld}, v{a.v.data, a.v.ld};
+    if (bf16) {
+      q = to_bf16(a.q, q16_);
+      k = to_bf16(a.k.rows_from(0, groups * a.kv_rows), k16_);
+      v = to_bf16(a.v.rows_from(0, groups * a.kv_rows), v16_);
+      grow(p16_, static_cast<std::int64_t>(scores_.size()), std::uint16_t{0});
+    }
+    const Kernels& kern = kernels();
     for (std::int64_t g0 = 0; g0 < groups; g0 += chunk) {
       const std::int64_t gc = std::min(chunk, groups - g0);
-      const Matmul::Strided scores{scores_.data(), {gc, h, group_rows, n}, {h * group_rows * n, group_rows * n, n, 1}};
-      matmul_.batched({a.q.data + g0 * group_rows * a.q.ld, {gc, h, group_rows, d}, {group_rows * a.q.ld, d, a.q.ld, 1}},
-                      {a.k.data + g0 * a.kv_rows * a.k.ld, {gc, h, d, n}, {a.kv_rows * a.k.ld, d, 1, a.k.ld}}, scores);
+      const std::array<std::int64_t, 4> score_dims{gc, h, group_rows, n}, score_strides{h * group_rows * n, group_rows * n, n, 1};
+      matmul_.batched({q.at(g0 * group_rows, bf16), {gc, h, group_rows, d}, {group_rows * q.ld, d, q.ld, 1}, bf16},
+                      {k.at(g0 * a.kv_rows, bf16), {gc, h, d, n}, {a.kv_rows * k.ld, d, 1, k.ld}, bf16}, {scores_.data(), score_dims, score_strides});
       const std::int64_t rows = gc * h * group_rows;
       T5_OMP_PARALLEL_FOR
       for (std::int64_t r = 0; r < rows; ++r) {
         const std::int64_t g = g0 + r / (h * group_rows), head = r / group_rows % h, row = r % group_rows;
-        finish_scores(a, g * a.kv_share + row / a.q_len, head, row % a.q_len, scores_.data() + r * n);
+        float* s = scores_.data() + r * n;
+        finish_scores(a, g * a.kv_share + row / a.q_len, head, row % a.q_len, s);
+        if (bf16) kern.to_bf16(s, p16_.data() + r * n, n);
       }
-      matmul_.batched(scores, {a.v.data + g0 * a.kv_rows * a.v.ld, {gc, h, n, d}, {a.kv_rows * a.v.ld, d, a.v.ld, 1}},
+      const Matmul::Strided p = bf16 ? Matmul::Strided{p16_.data(), score_dims, score_strides, true} : Matmul::Strided{scores_.data(), score_dims, score_strides};
+      matmul_.batched(p, {v.at(g0 * a.kv_rows, bf16), {gc, h, n, d}, {a.kv_rows * v.ld, d, v.ld, 1}, bf16},
                       {a.out.data + g0 * group_rows * a.out.ld, {gc, h, group_rows, d}, {group_rows * a.out.ld, d, a.out.ld, 1}});
     }
 #else
@@ -310,6 +323,25 @@ class Backend {
     return threads_ * q_block;
 #endif
   }
+
+#if T5CC_HAVE_ONEDNN
+  // An attention operand: float32 rows of the projections' output, or their bf16 copy.
+  struct Operand {
+    const void* data;
+    std::int64_t ld;
+    const void* at(std::int64_t row, bool bf16) const {
+      return static_cast<const std::byte*>(data) + static_cast<std::size_t>(row * ld) * (bf16 ? 2 : 4);
+    }
+  };
+  // The bf16 copy of a float32 view, rows packed (ld = cols), in `buffer`.
+  Operand to_bf16(ConstMatrixView<T> view, std::vector<std::uint16_t>& buffer) {
+    grow(buffer, view.rows * view.cols, std::uint16_t{0});
+    const Kernels& k = kernels();
+    T5_OMP_PARALLEL_FOR
+    for (std::int64_t r = 0; r < view.rows; ++r) k.to_bf16(view.row(r), buffer.data() + r * view.cols, view.cols);
+    return {buffer.data(), view.cols};
+  }
+#endif
 
   template <class U>
   static void grow(std::vector<U>& v, std::int64_t size, U fill) {
@@ -380,6 +412,7 @@ class Backend {
   std::vector<float> relative_;     // relative_bias()
   std::vector<float> zeros_;        // the bias row of attention without one
   std::vector<std::uint8_t> ones_;  // the key mask of attention without one
+  std::vector<std::uint16_t> q16_, k16_, v16_, p16_;  // bf16 attention operands (bf16 and int8 products)
   SamplingWarpers warpers_;
   std::vector<float> sample_row_;
 };

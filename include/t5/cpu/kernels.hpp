@@ -88,25 +88,32 @@ T5_KERNEL_INLINE void relu(float* x, std::int64_t n) {
 
 constexpr int lanes = 16;  // partial sums: one AVX-512 register of floats, two of doubles
 
-/// The largest f(x[i]) (-inf for n = 0), over `lanes` partial maxima: GCC vectorises no float max
-/// reduction without -ffast-math. Max is exact, so the order does not change the result.
-template <class F>
-T5_KERNEL_INLINE float max_of(const float* x, std::int64_t n, F f) {
-  float partial[lanes];
-  for (float& p : partial) p = -std::numeric_limits<float>::infinity();
-  std::int64_t i = 0;
-  for (; i + lanes <= n; i += lanes)
-    for (int l = 0; l < lanes; ++l) partial[l] = std::max(partial[l], f(x[i + l]));
-  for (int l = 0; i < n; ++i, ++l) partial[l] = std::max(partial[l], f(x[i]));
-  float max = partial[0];
-  for (int l = 1; l < lanes; ++l) max = std::max(max, partial[l]);
-  return max;
+// Float maxima through integers: GCC vectorises no float max reduction without -ffast-math, but
+// does integer ones. `ordered` maps float bits to int32 in the floats' order (NaN aside), exactly.
+T5_KERNEL_INLINE std::int32_t ordered(float x) {
+  const auto b = static_cast<std::int32_t>(bits_of(x));
+  return b ^ ((b >> 31) & 0x7fffffff);
+}
+T5_KERNEL_INLINE float from_ordered(std::int32_t o) { return std::bit_cast<float>(static_cast<std::uint32_t>(o ^ ((o >> 31) & 0x7fffffff))); }
+
+/// max x[i] (-inf for n = 0); exact, so the vector width does not change it.
+T5_KERNEL_INLINE float max_of(const float* x, std::int64_t n) {
+  std::int32_t m = ordered(-std::numeric_limits<float>::infinity());
+  for (std::int64_t i = 0; i < n; ++i) m = std::max(m, ordered(x[i]));
+  return from_ordered(m);
+}
+
+/// max |x[i]| (0 for n = 0): non-negative floats order as their bits do.
+T5_KERNEL_INLINE float max_abs(const float* x, std::int64_t n) {
+  std::uint32_t m = 0;
+  for (std::int64_t i = 0; i < n; ++i) m = std::max(m, bits_of(x[i]) & abs_mask);
+  return std::bit_cast<float>(m);
 }
 
 /// s = softmax(s) over n entries, -inf entries (masked keys) giving 0; returns false (s untouched)
 /// when every entry is -inf.
 T5_KERNEL_INLINE bool softmax(float* s, std::int64_t n) {
-  const float max = max_of(s, n, [](float v) { return v; });
+  const float max = max_of(s, n);
   if (max == -std::numeric_limits<float>::infinity()) return false;
   float partial[lanes] = {};
   std::int64_t j = 0;
@@ -204,7 +211,7 @@ T5_KERNEL_INLINE void to_bf16(const float* x, std::uint16_t* out, std::int64_t n
 /// q = round(x / scale) with scale = max|x| / 127 (symmetric, per row); returns scale (0 for a
 /// zero row, whose q are 0).
 T5_KERNEL_INLINE float quantize_row(const float* x, std::int8_t* q, std::int64_t n) {
-  const float amax = std::max(0.0f, max_of(x, n, [](float v) { return std::bit_cast<float>(bits_of(v) & abs_mask); }));
+  const float amax = max_abs(x, n);
   const float scale = amax / 127.0f;
   const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
   for (std::int64_t i = 0; i < n; ++i) {

@@ -151,27 +151,32 @@ class Matmul {
 #endif
   }
 
-  /// A 4-D strided float32 operand of batched(): dims and strides in elements.
+  /// A 4-D strided operand of batched(): dims and strides in elements, float32 or (bf16 = true)
+  /// bf16 bits.
   struct Strided {
-    const float* data;
+    const void* data;
     std::array<std::int64_t, 4> dims, strides;
+    bool bf16 = false;
   };
 
-  /// dst[a, b] = src[a, b] x weights[a, b] for every (a, b) of the two batch dimensions, in float32
-  /// (attention's q k^T and p v on views of the projections' outputs). Only with oneDNN.
+  /// dst[a, b] = src[a, b] x weights[a, b] for every (a, b) of the two batch dimensions, float32
+  /// accumulation and output (attention's q k^T and p v on views of the projections' outputs).
+  /// Only with oneDNN.
   void batched(const Strided& src, const Strided& weights, const Strided& dst) {
 #if T5CC_HAVE_ONEDNN
-    std::array<std::int64_t, 24> key{};
+    std::array<std::int64_t, 25> key{};
     std::size_t i = 0;
     for (const Strided* t : {&src, &weights, &dst})
       for (int d = 0; d < 4; ++d) {
         key[i++] = t->dims[d];
         key[i++] = t->strides[d];
       }
+    key[i] = (src.bf16 ? 1 : 0) | (weights.bf16 ? 2 : 0);
     auto it = batched_.find(key);
     if (it == batched_.end()) {
       auto desc = [](const Strided& t) {
-        return dnnl::memory::desc(dnnl::memory::dims(t.dims.begin(), t.dims.end()), dt::f32, dnnl::memory::dims(t.strides.begin(), t.strides.end()));
+        return dnnl::memory::desc(dnnl::memory::dims(t.dims.begin(), t.dims.end()), t.bf16 ? dt::bf16 : dt::f32,
+                                  dnnl::memory::dims(t.strides.begin(), t.strides.end()));
       };
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -186,9 +191,9 @@ class Matmul {
       it = batched_.emplace(key, std::move(p)).first;
     }
     Product& p = it->second;
-    p.src.set_data_handle(const_cast<float*>(src.data));
-    p.weights.set_data_handle(const_cast<float*>(weights.data));
-    p.dst.set_data_handle(const_cast<float*>(dst.data));
+    p.src.set_data_handle(const_cast<void*>(src.data));
+    p.weights.set_data_handle(const_cast<void*>(weights.data));
+    p.dst.set_data_handle(const_cast<void*>(dst.data));
     execute(p);
 #else
     (void)src, (void)weights, (void)dst;
@@ -281,7 +286,7 @@ class Matmul {
     std::vector<dnnl_exec_arg_t> args;  // src, weights, dst, scratchpad
   };
   struct ArrayHash {
-    std::size_t operator()(const std::array<std::int64_t, 24>& a) const noexcept {
+    std::size_t operator()(const std::array<std::int64_t, 25>& a) const noexcept {
       std::size_t h = 1469598103934665603ull;
       for (std::int64_t v : a) h = (h ^ static_cast<std::size_t>(v)) * 1099511628211ull;
       return h;
@@ -300,8 +305,8 @@ class Matmul {
   Product& product_for(const Key& key, const Projection& w) {
     auto it = products_.find(key);
     if (it != products_.end()) return it->second;
-    const bool staged = precision_ != MatmulPrecision::F32;  // inputs converted into input_ first
-    const auto pd = describe_product(key.m, key.k, key.n, {staged ? key.k : key.x_ld, 1}, {staged && precision_ == MatmulPrecision::Int8 ? key.n : key.out_ld, 1},
+    const bool int8 = precision_ == MatmulPrecision::Int8;  // its accumulators are compact [m, n]
+    const auto pd = describe_product(key.m, key.k, key.n, {key.x_ld, 1}, {int8 ? key.n : key.out_ld, 1},
                                      dnnl::memory::format_tag::any, std::bit_cast<float>(key.alpha_bits), key.accumulate);
     Product p;
     p.primitive = dnnl::matmul(pd);
@@ -316,45 +321,53 @@ class Matmul {
   void run_onednn(ConstMatrixView<float> x, const Projection& w, MatrixView<float> out, float alpha, bool accumulate) {
     const std::int64_t m = x.rows, k = x.cols, n = w.rows();
     const bool int8 = precision_ == MatmulPrecision::Int8;
-    // Int8 scales are applied by the epilogue below, not by oneDNN.
-    const Key key{m, k, n, x.ld, out.ld, std::bit_cast<std::uint32_t>(int8 ? 1.0f : alpha), int8 ? false : accumulate};
-    Product& p = product_for(key, w);
     const Kernels& kern = kernels();
-    if (precision_ == MatmulPrecision::F32) {
-      p.src.set_data_handle(const_cast<float*>(x.data));
-    } else if (precision_ == MatmulPrecision::BF16) {
+    const void* src = x.data;  // the rows as the product reads them, with row stride src_ld
+    std::int64_t src_ld = x.ld;
+    if (precision_ == MatmulPrecision::BF16) {
       stage(input_, m * k * 2);
       auto* staged = reinterpret_cast<std::uint16_t*>(input_.data());
       T5_OMP_PARALLEL_FOR
       for (std::int64_t r = 0; r < m; ++r) kern.to_bf16(x.row(r), staged + r * k, k);
-      p.src.set_data_handle(staged);
-    } else {
+      src = staged;
+      src_ld = k;
+    } else if (int8) {
       stage(input_, m * k);
       row_scales_.resize(static_cast<std::size_t>(m));  // no allocation once the largest m was seen
       auto* staged = reinterpret_cast<std::int8_t*>(input_.data());
       T5_OMP_PARALLEL_FOR
       for (std::int64_t r = 0; r < m; ++r) row_scales_[r] = kern.quantize_row(x.row(r), staged + r * k, k);
-      p.src.set_data_handle(staged);
+      src = staged;
+      src_ld = k;
     }
-    if (int8) {
-      stage(accumulators_, m * n * 4);
-      p.dst.set_data_handle(accumulators_.data());
-    } else {
-      p.dst.set_data_handle(out.data);
-    }
-    p.args[1].memory = w.packed_.get();
-    if (p.reordered_weights) {  // a shape whose kernel wants another layout than the packed one
-      dnnl::memory packed = w.packed_;  // a handle copy: reorder takes non-const handles
-      dnnl::reorder(packed, p.reordered_weights).execute(engine_stream(), packed, p.reordered_weights);
-      p.args[1].memory = p.reordered_weights.get();
-    }
-    execute(p);
-    if (int8) {
-      const auto* acc = reinterpret_cast<const std::int32_t*>(accumulators_.data());
-      T5_OMP_PARALLEL_FOR
-      for (std::int64_t r = 0; r < m; ++r) kern.dequantize_row(acc + r * n, row_scales_[r] * alpha, w.scales_.data(), out.row(r), n, accumulate);
+    // Int8: the int32 accumulators of up to `chunk` rows at a time (1 MiB per thread), dequantised
+    // by the epilogue while they are still in cache; the others in one product.
+    const std::int64_t chunk = int8 ? std::max<std::int64_t>(16, threads_ * (std::int64_t{1} << 18) / n) : m;
+    if (int8) stage(accumulators_, std::min(chunk, m) * n * 4);
+    const std::size_t element = precision_ == MatmulPrecision::F32 ? 4 : precision_ == MatmulPrecision::BF16 ? 2 : 1;
+    for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
+      const std::int64_t rows = std::min(chunk, m - r0);
+      // Int8 scales are applied by the epilogue, not by oneDNN.
+      const Key key{rows, k, n, src_ld, out.ld, std::bit_cast<std::uint32_t>(int8 ? 1.0f : alpha), int8 ? false : accumulate};
+      Product& p = product_for(key, w);
+      p.src.set_data_handle(const_cast<std::byte*>(static_cast<const std::byte*>(src) + static_cast<std::size_t>(r0 * src_ld) * element));
+      p.dst.set_data_handle(int8 ? static_cast<void*>(accumulators_.data()) : static_cast<void*>(out.row(r0)));
+      p.args[1].memory = w.packed_.get();
+      if (p.reordered_weights) {  // a shape whose kernel wants another layout than the packed one
+        dnnl::memory packed = w.packed_;  // a handle copy: reorder takes non-const handles
+        dnnl::reorder(packed, p.reordered_weights).execute(engine_stream(), packed, p.reordered_weights);
+        p.args[1].memory = p.reordered_weights.get();
+      }
+      execute(p);
+      if (int8) {
+        const auto* acc = reinterpret_cast<const std::int32_t*>(accumulators_.data());
+        T5_OMP_PARALLEL_FOR
+        for (std::int64_t r = 0; r < rows; ++r)
+          kern.dequantize_row(acc + r * n, row_scales_[r0 + r] * alpha, w.scales_.data(), out.row(r0 + r), n, accumulate);
+      }
     }
   }
+
 
   static dnnl::stream& engine_stream() {
     static thread_local dnnl::stream s(engine());
@@ -366,7 +379,7 @@ class Matmul {
   }
 
   std::unordered_map<Key, Product, KeyHash> products_;
-  std::unordered_map<std::array<std::int64_t, 24>, Product, ArrayHash> batched_;
+  std::unordered_map<std::array<std::int64_t, 25>, Product, ArrayHash> batched_;
   std::vector<std::uint8_t> input_, accumulators_;
   std::vector<float> row_scales_;
 #else
