@@ -349,6 +349,23 @@ BOOST_AUTO_TEST_CASE(device_cuda) {
 // The bundled demo model (examples/models/numbers, tools/train_demo.py) writes held-out numbers in
 // words: at least 95% of heldout.tsv must come out exactly right through our tokenizer, encoder
 // and greedy decoder (the library; the tool on a few lines, which must agree).
+// --dtype bf16 and int8 on the CPU: the demo model's words equal float32's (its greedy margins are
+// >= 14.4 logits, far above the products' rounding), on a model small enough that oneDNN keeps
+// some int8 weights in the plain layout.
+BOOST_AUTO_TEST_CASE(cpu_low_precision_on_the_demo) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  const std::vector<std::string> args = {"generate", "--model", demo, "--quiet", "42", "1999", "700017"};
+  const auto f32 = t5cc(args);
+  BOOST_TEST_REQUIRE(f32.status == 0, f32.err);
+  for (const char* dtype : {"bf16", "int8"}) {
+    auto with_dtype = args;
+    with_dtype.insert(with_dtype.begin() + 3, {"--dtype", dtype});
+    const auto r = t5cc(with_dtype);
+    BOOST_TEST(r.status == 0, dtype << ": " << r.err);
+    BOOST_TEST(r.out == f32.out, dtype);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(demo_model_heldout_exact_match) {
   const std::filesystem::path dir = std::getenv("T5CC_DEMO_MODEL");
   std::vector<std::string> inputs, expected;

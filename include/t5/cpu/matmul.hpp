@@ -118,18 +118,24 @@ class Matmul {
     w.cols_ = cols;
 #if T5CC_HAVE_ONEDNN
     using dt = dnnl::memory::data_type;
-    const dnnl::memory::desc plain_desc({cols, rows}, dt::f32, dnnl::memory::format_tag::ba);
-    w.packed_ = dnnl::memory(weights_desc(rows, cols), engine());
-    dnnl::stream s(engine());
+    std::vector<std::int8_t> q;
     if (precision_ == MatmulPrecision::Int8) {
-      std::vector<std::int8_t> q(values.size());
+      q.resize(values.size());
       w.scales_.resize(static_cast<std::size_t>(rows));
       for (std::int64_t r = 0; r < rows; ++r) w.scales_[r] = kernels().quantize_row(values.data() + r * cols, q.data() + r * cols, cols);
-      dnnl::memory src({{cols, rows}, dt::s8, dnnl::memory::format_tag::ba}, engine(), q.data());
+    }
+    const dt source_type = precision_ == MatmulPrecision::Int8 ? dt::s8 : dt::f32;  // the reorder rounds f32 to bf16 (nearest even)
+    dnnl::memory src({{cols, rows}, source_type, dnnl::memory::format_tag::ba}, engine(),
+                     precision_ == MatmulPrecision::Int8 ? static_cast<void*>(q.data()) : static_cast<void*>(values.data()));
+    dnnl::stream s(engine());
+    try {
+      w.packed_ = dnnl::memory(weights_desc(rows, cols), engine());
       dnnl::reorder(src, w.packed_).execute(s, src, w.packed_);
-    } else {
-      dnnl::memory src(plain_desc, engine(), values.data());
-      dnnl::reorder(src, w.packed_).execute(s, src, w.packed_);  // rounds to bf16 (nearest even) for BF16
+    } catch (const dnnl::error&) {
+      // No reorder into the blocked layout for this shape (seen for int8 with tiny dims): the plain
+      // row-major layout, which every matmul implementation reads.
+      w.packed_ = dnnl::memory({{cols, rows}, input_type(), dnnl::memory::format_tag::ba}, engine());
+      dnnl::reorder(src, w.packed_).execute(s, src, w.packed_);
     }
     s.wait();
 #else
@@ -240,10 +246,9 @@ class Matmul {
   dt output_type() const { return precision_ == MatmulPrecision::Int8 ? dt::s32 : dt::f32; }
 
   dnnl::matmul::primitive_desc describe_product(std::int64_t m, std::int64_t k, std::int64_t n, dnnl::memory::dims src_strides,
-                                                dnnl::memory::dims dst_strides, dnnl::memory::format_tag weights, float alpha,
+                                                dnnl::memory::dims dst_strides, const dnnl::memory::desc& wei, float alpha,
                                                 bool accumulate) const {
     const dnnl::memory::desc src({m, k}, input_type(), src_strides);
-    const dnnl::memory::desc wei({k, n}, input_type(), weights);
     const dnnl::memory::desc dst({m, n}, output_type(), dst_strides);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -257,10 +262,11 @@ class Matmul {
   }
 
   /// The packed layout oneDNN chooses for [cols, rows] weights (measured: the same for every row
-  /// count M of the product; run() reorders when a shape would want another).
+  /// count M of the product; each product is then made for the layout the weight has).
   dnnl::memory::desc weights_desc(std::int64_t rows, std::int64_t cols) const {
     constexpr std::int64_t typical_m = 64;
-    return describe_product(typical_m, cols, rows, {cols, 1}, {rows, 1}, dnnl::memory::format_tag::any, 1.0f, false).weights_desc();
+    const dnnl::memory::desc any({cols, rows}, input_type(), dnnl::memory::format_tag::any);
+    return describe_product(typical_m, cols, rows, {cols, 1}, {rows, 1}, any, 1.0f, false).weights_desc();
   }
 
   struct Key {
@@ -282,7 +288,7 @@ class Matmul {
   // them on every call.
   struct Product {
     dnnl::matmul primitive;
-    dnnl::memory src, weights, dst, scratchpad, reordered_weights;  // weights: batched() only
+    dnnl::memory src, weights, dst, scratchpad;  // weights: batched() only
     std::vector<dnnl_exec_arg_t> args;  // src, weights, dst, scratchpad
   };
   struct ArrayHash {
@@ -307,13 +313,12 @@ class Matmul {
     if (it != products_.end()) return it->second;
     const bool int8 = precision_ == MatmulPrecision::Int8;  // its accumulators are compact [m, n]
     const auto pd = describe_product(key.m, key.k, key.n, {key.x_ld, 1}, {int8 ? key.n : key.out_ld, 1},
-                                     dnnl::memory::format_tag::any, std::bit_cast<float>(key.alpha_bits), key.accumulate);
+                                     w.packed_.get_desc(), std::bit_cast<float>(key.alpha_bits), key.accumulate);
     Product p;
     p.primitive = dnnl::matmul(pd);
     p.src = dnnl::memory(pd.src_desc(), engine(), DNNL_MEMORY_NONE);
     p.dst = dnnl::memory(pd.dst_desc(), engine(), DNNL_MEMORY_NONE);
     p.scratchpad = dnnl::memory(pd.scratchpad_desc(), engine());
-    if (pd.weights_desc() != w.packed_.get_desc()) p.reordered_weights = dnnl::memory(pd.weights_desc(), engine());
     p.args = {{DNNL_ARG_SRC, p.src.get()}, {DNNL_ARG_WEIGHTS, nullptr}, {DNNL_ARG_DST, p.dst.get()}, {DNNL_ARG_SCRATCHPAD, p.scratchpad.get()}};
     return products_.emplace(key, std::move(p)).first->second;
   }
@@ -353,11 +358,6 @@ class Matmul {
       p.src.set_data_handle(const_cast<std::byte*>(static_cast<const std::byte*>(src) + static_cast<std::size_t>(r0 * src_ld) * element));
       p.dst.set_data_handle(int8 ? static_cast<void*>(accumulators_.data()) : static_cast<void*>(out.row(r0)));
       p.args[1].memory = w.packed_.get();
-      if (p.reordered_weights) {  // a shape whose kernel wants another layout than the packed one
-        dnnl::memory packed = w.packed_;  // a handle copy: reorder takes non-const handles
-        dnnl::reorder(packed, p.reordered_weights).execute(engine_stream(), packed, p.reordered_weights);
-        p.args[1].memory = p.reordered_weights.get();
-      }
       execute(p);
       if (int8) {
         const auto* acc = reinterpret_cast<const std::int32_t*>(accumulators_.data());
