@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
     std::sort(times.begin(), times.end());
     const double median = times[times.size() / 2];
     std::cout << "{\"batch\": " << batch << ", \"dtype\": \"" << dtype << "\", \"num_beams\": " << beams << ", \"new_tokens\": " << new_tokens << ", \"threads\": "
-              << model.backend().threads() << ", \"seconds\": " << median << ", \"tokens_per_second\": "
+              << t5::cpu::Backend<float>(threads).threads() << ", \"seconds\": " << median << ", \"tokens_per_second\": "
               << static_cast<double>(batch * new_tokens) / median << ", \"cache_bytes\": " << cache_bytes;
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);

@@ -39,6 +39,12 @@ std::string device_description() {
          std::to_string(driver % 1000 / 10);
 }
 
+std::size_t device_memory_bytes() {
+  std::size_t free = 0, total = 0;
+  T5_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return total;
+}
+
 void synchronize() { T5_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 CudaStream::CudaStream() { T5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }

@@ -135,7 +135,8 @@ __global__ void __launch_bounds__(max_threads) argmax_kernel(ArgmaxParams p) {
     best = live ? warp_best[lane] : -__int_as_float(0x7f800000);
     index = live ? warp_index[lane] : n;
     warp_argmax(best, index);
-    if (lane == 0) p.out[blockIdx.x] = index;
+    // The winner is NaN or +inf when the row holds one (NaN beats all): not a token.
+    if (lane == 0) p.out[blockIdx.x] = isfinite(best) || index == n ? index : nonfinite_token;
   }
 }
 

@@ -3,7 +3,10 @@
 #   build/       the normal build (CUDA kernels compiled when nvcc is found) and every suite;
 #   build-asan/  an ASan + UBSan build (CPU only) running the unit, io, cpu, parity and cli suites,
 #                at -O1 with line tables only (-g1): the sanitizers' usual setting, and a third of
-#                the compile time of -O2 -g for the same reports.
+#                the compile time of -O2 -g for the same reports;
+#   build-tsan/  a ThreadSanitizer build of the cpu tests, running the concurrency suite (threads
+#                calling one model at once; one OpenMP thread per call, as libgomp is not
+#                instrumented).
 # Exits non-zero if any test fails. .ci/run runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +22,8 @@ tools/configure.sh build-asan -Db_sanitize=address,undefined -Dcuda=disabled -Db
 ninja -C build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --num-processes "$jobs" --print-errorlogs --suite unit --suite io --suite cpu --suite parity --suite cli
+
+tools/configure.sh build-tsan -Db_sanitize=thread -Dcuda=disabled -Dbenchmarks=false -Dexamples=false \
+  -Doptimization=1 -Ddebug=false -Dcpp_args=-g1
+ninja -C build-tsan -j "$jobs" tests/test_cpu
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs cpu/concurrency

@@ -30,8 +30,10 @@ struct LoadOptions {
 };
 
 /// A loaded model whose variant is known at run time (t5::load). Every call validates its input
-/// and throws t5::Error(InvalidArgument) naming the problem. Calls on one model share its backend's
-/// scratch: run them one at a time (load one model per thread for concurrency).
+/// and throws t5::Error(InvalidArgument) naming the problem. Several threads may call one model at
+/// once: the weights are shared and read only, and each call runs on scratch of its own (a backend
+/// leased for the call, core/backend_pool.hpp), so each gets exactly its single-threaded result. On
+/// a GPU the calls of one model take turns.
 class AnyModel {
  public:
   virtual ~AnyModel() = default;

@@ -6,14 +6,18 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
 
 #include "t5/config/variant.hpp"
 #include "t5/core/backend.hpp"
+#include "t5/core/backend_pool.hpp"
 #include "t5/core/batch.hpp"
 #include "t5/cpu/backend.hpp"
 #include "t5/generation/decoder_state.hpp"
@@ -25,6 +29,7 @@
 #include "t5/model/encoder.hpp"
 #include "t5/model/layers.hpp"
 #include "t5/model/relative_position.hpp"
+#include "t5/model/request_memory.hpp"
 #include "t5/model/weights.hpp"
 
 namespace t5 {
@@ -39,12 +44,11 @@ class Model final : public AnyModel {
   static Model load(const std::filesystem::path& dir, const LoadOptions& options = {});
   /// Loads `ckpt` (whose mapped files the weights may go on using in place).
   Model(const Checkpoint& ckpt, const LoadOptions& options);
-  Model(Model&&) = default;  // deleted where the backend cannot move (the GPU's owns a stream)
+  Model(Model&&) = default;
   ~Model() override;
 
   const Detected& detected() const override { return detected_; }
   bool has_decoder() const override { return weights_.has_decoder(); }
-  B& backend() { return backend_; }
 
   HostTensor encode(const TokenBatch& input) override;
   HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input) override;
@@ -56,18 +60,22 @@ class Model final : public AnyModel {
     std::vector<std::uint8_t> mask;           // host [batch, length]
   };
 
-  static B make_backend(const LoadOptions& o);
+  static std::unique_ptr<BackendPool<B>> make_backends(const LoadOptions& o);
   static Detected checked(const Checkpoint& ckpt);
   void require_decoder() const;
   typename B::template Buffer<std::int32_t> upload_buckets(bool bidirectional);
   PositionBiasArgs buckets(const typename B::template Buffer<std::int32_t>& table) const { return {nullptr, table.data(), (table.cols() - 1) / 2}; }
-  Encoded run_encoder_on(const TokenBatch& input);
+  // Each call runs on a backend leased for it (b below): the members are read, never written.
+  Encoded run_encoder_on(B& b, const TokenBatch& input) const;
   /// Caches for `layout` over the encoder output, with the decoder mask `self_mask` [rows, capacity].
-  DecoderState<B> start_decoder_on(const Encoded& e, const DecoderLayout& layout, std::span<const std::uint8_t> self_mask);
-  std::vector<float> to_host(const typename B::template Buffer<Act>& buffer);
+  DecoderState<B> start_decoder_on(B& b, const Encoded& e, const DecoderLayout& layout, std::span<const std::uint8_t> self_mask) const;
+  static std::vector<float> to_host(B& b, const typename B::template Buffer<Act>& buffer);
+  /// Refuses, before anything is allocated, a call whose working memory (request_memory.hpp) plus
+  /// the attention scratch for `attention` exceeds the backend's memory.
+  void require_fits(const B& b, const std::string& what, Bytes need, const std::array<std::int64_t, 3>& attention) const;
 
   Detected detected_;
-  B backend_;
+  std::unique_ptr<BackendPool<B>> backends_;
   ModelWeights<V, B> weights_;
   typename B::template Buffer<std::int32_t> encoder_buckets_;
   typename B::template Buffer<std::int32_t> decoder_buckets_;
@@ -84,8 +92,8 @@ Model<V, B> Model<V, B>::load(const std::filesystem::path& dir, const LoadOption
 template <VariantLike V, Backend B>
 Model<V, B>::Model(const Checkpoint& ckpt, const LoadOptions& options)
     : detected_(checked(ckpt)),
-      backend_(make_backend(options)),
-      weights_(load_weights<V>(ckpt, backend_)),
+      backends_(make_backends(options)),
+      weights_(load_weights<V>(ckpt, backends_->first())),
       encoder_buckets_(upload_buckets(true)),
       decoder_buckets_(upload_buckets(false)) {}
 
@@ -94,8 +102,16 @@ Model<V, B>::~Model() = default;
 
 template <VariantLike V, Backend B>
 HostTensor Model<V, B>::encode(const TokenBatch& input) {
-  Encoded e = run_encoder_on(input);
-  return {{input.batch, input.length, hparams().d_model}, to_host(e.states)};
+  const Hparams& h = hparams();
+  input.validate("input", h.vocab_size);
+  const auto b = backends_->lease();
+  require_fits(*b, "encode: " + std::to_string(input.batch) + " x " + std::to_string(input.length) + " tokens",
+               encoder_bytes(h, V::gated, sizeof(Act), input.batch, input.length), {input.batch, input.length, input.length});
+  Encoded e = run_encoder_on(*b, input);
+  HostTensor out{{input.batch, input.length, h.d_model}, to_host(*b, e.states)};
+  if (const std::int64_t row = first_nonfinite_row(out.values, input.length * h.d_model); row >= 0)
+    throw Error(ErrorCode::NonFinite, "encode: the encoder states of input row " + std::to_string(row) + " hold NaN or Inf");
+  return out;
 }
 
 template <VariantLike V, Backend B>
@@ -107,18 +123,27 @@ HostTensor Model<V, B>::logits(const TokenBatch& input, const TokenBatch& decode
   if (decoder_input.batch != input.batch)
     throw Error(ErrorCode::InvalidArgument, "decoder input has " + std::to_string(decoder_input.batch) + " rows, the input " +
                                                 std::to_string(input.batch));
-  Encoded e = run_encoder_on(input);
+  input.validate("input", h.vocab_size);
+  const auto b = backends_->lease();
+  Bytes need = encoder_bytes(h, V::gated, sizeof(Act), input.batch, input.length);
+  need.add_bytes(decoder_bytes(h, V::gated, sizeof(Act), input.batch, input.length, decoder_input.batch * decoder_input.length,
+                               decoder_input.length, false).total());
+  require_fits(*b, "logits: " + std::to_string(input.batch) + " x " + std::to_string(decoder_input.length) + " decoder tokens", need,
+               {decoder_input.batch, decoder_input.length, std::max(decoder_input.length, input.length)});
+  Encoded e = run_encoder_on(*b, input);
   const std::int64_t rows = decoder_input.batch * decoder_input.length;
-  DecoderState<B> state = start_decoder_on(e, {input.batch, 1, decoder_input.length}, decoder_input.mask_or_ones());
-  auto ids = backend_.template upload<std::int32_t>(decoder_input.ids, decoder_input.batch, decoder_input.length);
-  Activations<B> act(backend_, h, V::gated, rows);
-  auto hidden = backend_.template allocate<Act>(rows, h.d_model);
-  auto logits = backend_.template allocate<float>(rows, h.vocab_size);
-  backend_.reserve_attention(decoder_input.batch, decoder_input.length, h.num_heads, h.d_kv, std::max(decoder_input.length, input.length));
-  run_decoder(backend_, weights_, h, state.caches(), ids.data(), decoder_input.length, buckets(decoder_buckets_), act, hidden.view());
-  lm_head(backend_, weights_, h, hidden.view(), logits.view());
+  DecoderState<B> state = start_decoder_on(*b, e, {input.batch, 1, decoder_input.length}, decoder_input.mask_or_ones());
+  auto ids = b->template upload<std::int32_t>(decoder_input.ids, decoder_input.batch, decoder_input.length);
+  Activations<B> act(*b, h, V::gated, rows);
+  auto hidden = b->template allocate<Act>(rows, h.d_model);
+  auto logits = b->template allocate<float>(rows, h.vocab_size);
+  b->reserve_attention(decoder_input.batch, decoder_input.length, h.num_heads, h.d_kv, std::max(decoder_input.length, input.length));
+  run_decoder(*b, weights_, h, state.caches(), ids.data(), decoder_input.length, buckets(decoder_buckets_), act, hidden.view());
+  lm_head(*b, weights_, h, hidden.view(), logits.view());
   std::vector<float> out(static_cast<std::size_t>(rows * h.vocab_size));
-  backend_.download(logits.data(), std::span<float>(out));
+  b->download(logits.data(), std::span<float>(out));
+  if (const std::int64_t row = first_nonfinite_row(out, decoder_input.length * h.vocab_size); row >= 0)
+    throw Error(ErrorCode::NonFinite, "logits: the logits of input row " + std::to_string(row) + " hold NaN or Inf");
   return {{decoder_input.batch, decoder_input.length, h.vocab_size}, std::move(out)};
 }
 
@@ -128,26 +153,40 @@ Generation Model<V, B>::generate(const TokenBatch& input, const GenerationOption
   options.validate(input.batch);
   const Hparams& h = hparams();
   const SpecialIds ids = special_ids(options, h);
+  input.validate("input", h.vocab_size);
   const DecoderLayout layout{input.batch, options.rows_per_input(), options.max_new_tokens, options.num_beams > 1};
-  const std::int64_t rows = layout.rows();
-  Encoded e = run_encoder_on(input);
+  const std::int64_t rows = checked_product(layout.inputs, layout.rows_per_input);  // -1 (saturating the count) on overflow
+  const auto b = backends_->lease();
+  Bytes need = encoder_bytes(h, V::gated, sizeof(Act), input.batch, input.length);
+  need.add_bytes(decoder_bytes(h, V::gated, sizeof(Act), input.batch, input.length, rows, layout.capacity, layout.reorderable).total());
+  require_fits(*b, "generate: " + std::to_string(input.batch) + " inputs x " + std::to_string(layout.rows_per_input) + " rows x " +
+                       std::to_string(layout.capacity) + " new tokens",
+               need, {rows, 1, std::max(options.max_new_tokens, input.length)});
+  Encoded e = run_encoder_on(*b, input);
 
   // Everything the loop touches is allocated here, before the first step.
-  DecoderState<B> state = start_decoder_on(e, layout, std::vector<std::uint8_t>(static_cast<std::size_t>(rows * layout.capacity), 1));
-  Activations<B> act(backend_, h, V::gated, rows);
-  auto hidden = backend_.template allocate<Act>(rows, h.d_model);
-  backend_.reserve_attention(rows, 1, h.num_heads, h.d_kv, std::max(options.max_new_tokens, input.length));
+  DecoderState<B> state = start_decoder_on(*b, e, layout, std::vector<std::uint8_t>(static_cast<std::size_t>(rows * layout.capacity), 1));
+  Activations<B> act(*b, h, V::gated, rows);
+  auto hidden = b->template allocate<Act>(rows, h.d_model);
+  b->reserve_attention(rows, 1, h.num_heads, h.d_kv, std::max(options.max_new_tokens, input.length));
   const DecoderStep<B> step = [&](const std::int32_t* tokens, MatrixView<float, typename B::Space> logits) {
-    run_decoder(backend_, weights_, h, state.caches(), tokens, 1, buckets(decoder_buckets_), act, hidden.view());
-    lm_head(backend_, weights_, h, hidden.view(), logits);
+    run_decoder(*b, weights_, h, state.caches(), tokens, 1, buckets(decoder_buckets_), act, hidden.view());
+    lm_head(*b, weights_, h, hidden.view(), logits);
   };
-  return generate_tokens(backend_, state, options, ids, h.vocab_size, step);
+  return generate_tokens(*b, state, options, ids, h.vocab_size, step);
 }
 
 template <VariantLike V, Backend B>
-B Model<V, B>::make_backend(const LoadOptions& o) {
-  if constexpr (std::is_same_v<typename B::Space, HostSpace>) return B(o.threads, cpu::matmul_precision(o.dtype.value_or(DType::F32)));
-  else return B(o.cuda_device);
+std::unique_ptr<BackendPool<B>> Model<V, B>::make_backends(const LoadOptions& o) {
+  constexpr bool host = std::is_same_v<typename B::Space, HostSpace>;
+  auto make = [o]() -> std::unique_ptr<B> {
+    if constexpr (host) return std::make_unique<B>(o.threads, cpu::matmul_precision(o.dtype.value_or(DType::F32)));
+    else return std::make_unique<B>(o.cuda_device);
+  };
+  // On a GPU the calls of one model take turns on one backend (one stream): streams running side
+  // by side over shared weights have not been validated on a device yet.
+  const std::size_t max_backends = host ? std::numeric_limits<std::size_t>::max() : 1;
+  return std::make_unique<BackendPool<B>>(make(), make, max_backends);
 }
 
 template <VariantLike V, Backend B>
@@ -161,6 +200,14 @@ Detected Model<V, B>::checked(const Checkpoint& ckpt) {
 }
 
 template <VariantLike V, Backend B>
+void Model<V, B>::require_fits(const B& b, const std::string& what, Bytes need, const std::array<std::int64_t, 3>& attention) const {
+  const Hparams& h = hparams();
+  const auto [batch, q_len, kv_len] = attention;
+  need.add_bytes(batch < 0 ? Bytes::saturated : b.attention_scratch_bytes(batch, q_len, h.num_heads, h.d_kv, kv_len));
+  t5::require_fits(what, need.total(), b.memory_bytes(), std::is_same_v<typename B::Space, HostSpace> ? "this machine" : "the GPU");
+}
+
+template <VariantLike V, Backend B>
 void Model<V, B>::require_decoder() const {
   if (!has_decoder()) throw Error(ErrorCode::InvalidArgument, "this checkpoint holds only an encoder: logits and generation need a decoder");
 }
@@ -168,35 +215,35 @@ void Model<V, B>::require_decoder() const {
 template <VariantLike V, Backend B>
 typename B::template Buffer<std::int32_t> Model<V, B>::upload_buckets(bool bidirectional) {
   const RelativeBuckets table(bidirectional, hparams().num_buckets, hparams().max_distance);
-  return backend_.template upload<std::int32_t>(table.table(), 1, static_cast<std::int64_t>(table.table().size()));
+  return backends_->first().template upload<std::int32_t>(table.table(), 1, static_cast<std::int64_t>(table.table().size()));
 }
 
 template <VariantLike V, Backend B>
-typename Model<V, B>::Encoded Model<V, B>::run_encoder_on(const TokenBatch& input) {
+typename Model<V, B>::Encoded Model<V, B>::run_encoder_on(B& b, const TokenBatch& input) const {
   const Hparams& h = hparams();
-  input.validate("input", h.vocab_size);
-  const std::int64_t rows = input.batch * input.length;
-  Encoded e{backend_.template allocate<Act>(rows, h.d_model), input.mask_or_ones()};
-  auto ids = backend_.template upload<std::int32_t>(input.ids, input.batch, input.length);
-  auto mask = backend_.template upload<std::uint8_t>(e.mask, input.batch, input.length);
+  const std::int64_t rows = input.batch * input.length;  // the caller validated the input
+  Encoded e{b.template allocate<Act>(rows, h.d_model), input.mask_or_ones()};
+  auto ids = b.template upload<std::int32_t>(input.ids, input.batch, input.length);
+  auto mask = b.template upload<std::uint8_t>(e.mask, input.batch, input.length);
   const bool packed = !input.documents.empty();
-  auto documents = backend_.template upload<std::int32_t>(input.documents, packed ? input.batch : 0, packed ? input.length : 0);
-  Activations<B> act(backend_, h, V::gated, rows);
-  backend_.reserve_attention(input.batch, input.length, h.num_heads, h.d_kv, input.length);
+  auto documents = b.template upload<std::int32_t>(input.documents, packed ? input.batch : 0, packed ? input.length : 0);
+  Activations<B> act(b, h, V::gated, rows);
+  b.reserve_attention(input.batch, input.length, h.num_heads, h.d_kv, input.length);
   const EncoderInput<B> in{input.batch, input.length, ids.data(), mask.data(), packed ? documents.data() : nullptr};
-  run_encoder(backend_, weights_, h, in, buckets(encoder_buckets_), act, e.states.view());
+  run_encoder(b, weights_, h, in, buckets(encoder_buckets_), act, e.states.view());
   return e;
 }
 
 template <VariantLike V, Backend B>
-DecoderState<B> Model<V, B>::start_decoder_on(const Encoded& e, const DecoderLayout& layout, std::span<const std::uint8_t> self_mask) {
-  return start_decoder(backend_, weights_.decoder, hparams().inner_dim(), e.states.view(), layout, e.mask, self_mask);
+DecoderState<B> Model<V, B>::start_decoder_on(B& b, const Encoded& e, const DecoderLayout& layout,
+                                              std::span<const std::uint8_t> self_mask) const {
+  return start_decoder(b, weights_.decoder, hparams().inner_dim(), e.states.view(), layout, e.mask, self_mask);
 }
 
 template <VariantLike V, Backend B>
-std::vector<float> Model<V, B>::to_host(const typename B::template Buffer<Act>& buffer) {
+std::vector<float> Model<V, B>::to_host(B& b, const typename B::template Buffer<Act>& buffer) {
   std::vector<Act> values(static_cast<std::size_t>(buffer.rows() * buffer.cols()));
-  backend_.download(buffer.data(), std::span<Act>(values));
+  b.download(buffer.data(), std::span<Act>(values));
   if constexpr (std::is_same_v<Act, float>) {
     return values;
   } else {

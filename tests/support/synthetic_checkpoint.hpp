@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <span>
 #include <string>
@@ -29,6 +30,8 @@ struct SyntheticModel {
   bool encoder_only = false;
   int shards = 1;  ///< > 1 writes model-0000k-of-0000n.safetensors and the index
   std::uint32_t seed = 1;
+  /// Changes a tensor's values (by HF name) before they are written, for hand-made faults.
+  std::function<void(const std::string& name, std::vector<float>& values)> edit;
 
   std::string model_type() const { return policies.position_bias == PositionBias::PerLayer ? "umt5" : "t5"; }
 
@@ -132,7 +135,8 @@ inline void write_checkpoint(const std::filesystem::path& dir, const SyntheticMo
     const auto& t = tensors[i];
     std::int64_t count = 1;
     for (auto d : t.shape) count *= d;
-    const auto values = synthetic_values(m.seed, t.name, count);
+    auto values = synthetic_values(m.seed, t.name, count);
+    if (m.edit) m.edit(t.name, values);
     const std::size_t k = i * shards.size() / tensors.size();  // contiguous runs, in model order
     shards[k].add(t.name, m.dtype, t.shape, encode_values(values, m.dtype));
     weight_map[t.name] = shard_name(k);

@@ -5,12 +5,20 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "t5/core/error.hpp"
+#include "t5/core/memory_size.hpp"
 
 namespace t5 {
+
+/// The longest row of tokens a call accepts (input length, or max_new_tokens): attention over one
+/// row grows with its length squared, so rows beyond 2^24 positions could never run, and the bound
+/// keeps every size derived from a length far from overflow.
+inline constexpr std::int64_t max_row_length = std::int64_t{1} << 24;
 
 /// `batch` rows of `length` token ids, row-major. mask[b, s] = 1 for a token, 0 for padding (any
 /// pattern, not only right padding); empty means no padding. documents[b, s] (encoder only) packs
@@ -29,6 +37,13 @@ struct TokenBatch {
     t.batch = static_cast<std::int64_t>(rows.size());
     t.length = min_length;
     for (const auto& r : rows) t.length = std::max<std::int64_t>(t.length, static_cast<std::int64_t>(r.size()));
+    if (t.length > max_row_length)  // before allocating rows of that length
+      throw Error(ErrorCode::InvalidArgument, "rows of " + std::to_string(t.length) + " tokens, longer than the limit of " +
+                                                  std::to_string(max_row_length));
+    const std::uint64_t bytes = Bytes().add({t.batch, t.length, 5}).total();
+    if (bytes > host_memory_bytes())
+      throw Error(ErrorCode::InvalidArgument, std::to_string(t.batch) + " rows of " + std::to_string(t.length) + " tokens need " +
+                                                  human_bytes(bytes) + ", more than this machine's " + human_bytes(host_memory_bytes()));
     t.ids.assign(static_cast<std::size_t>(t.batch * t.length), pad_id);
     t.mask.assign(t.ids.size(), 0);
     for (std::size_t b = 0; b < rows.size(); ++b)
@@ -44,8 +59,11 @@ struct TokenBatch {
   void validate(const std::string& what, std::int64_t vocab_size) const {
     auto fail = [&](const std::string& msg) { throw Error(ErrorCode::InvalidArgument, what + ": " + msg); };
     if (batch <= 0 || length <= 0) fail("empty batch (" + std::to_string(batch) + " rows of " + std::to_string(length) + " tokens)");
-    const auto n = static_cast<std::size_t>(batch * length);
-    if (ids.size() != n) fail(std::to_string(ids.size()) + " ids for " + std::to_string(batch) + " x " + std::to_string(length));
+    if (length > max_row_length) fail("rows of " + std::to_string(length) + " tokens, longer than the limit of " + std::to_string(max_row_length));
+    std::int64_t product = 0;
+    if (__builtin_mul_overflow(batch, length, &product) || static_cast<std::uint64_t>(product) != ids.size())
+      fail(std::to_string(ids.size()) + " ids for " + std::to_string(batch) + " x " + std::to_string(length));
+    const auto n = static_cast<std::size_t>(product);
     if (!mask.empty() && mask.size() != n) fail("mask has " + std::to_string(mask.size()) + " entries, expected " + std::to_string(n));
     if (!documents.empty() && documents.size() != n)
       fail("documents has " + std::to_string(documents.size()) + " entries, expected " + std::to_string(n));
@@ -62,6 +80,16 @@ struct TokenBatch {
     return mask.empty() ? std::vector<std::uint8_t>(static_cast<std::size_t>(batch * length), 1) : mask;
   }
 };
+
+/// The first of `rows` rows of `values` (row-major, `cols` each) holding a NaN or an infinity, or -1.
+inline std::int64_t first_nonfinite_row(std::span<const float> values, std::int64_t cols) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &values[i], sizeof bits);
+    if ((bits & 0x7f800000u) == 0x7f800000u) return static_cast<std::int64_t>(i) / cols;
+  }
+  return -1;
+}
 
 /// A dense float tensor on the host, row-major.
 struct HostTensor {

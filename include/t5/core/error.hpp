@@ -18,6 +18,7 @@ enum class ErrorCode {
   Cublas,              ///< a cuBLAS / cuBLASLt call failed
   Tokenizer,           ///< SentencePiece model or tokenization failure
   InvalidArgument,     ///< an API caller passed a value outside the contract
+  NonFinite,           ///< the model produced NaN or Inf (encoder states or logits) for an input
 };
 
 constexpr std::string_view to_string(ErrorCode code) noexcept {
@@ -31,6 +32,7 @@ constexpr std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::Cublas: return "Cublas";
     case ErrorCode::Tokenizer: return "Tokenizer";
     case ErrorCode::InvalidArgument: return "InvalidArgument";
+    case ErrorCode::NonFinite: return "NonFinite";
   }
   return "Unknown";
 }

@@ -67,6 +67,10 @@ struct AttentionArgs {
   PositionBiasArgs bias;
 };
 
+/// The token argmax and sample write for a row whose logits hold a NaN or an infinity (a draw
+/// that leaves no token writes -1): the generation loop turns it into Error(NonFinite).
+inline constexpr std::int32_t nonfinite_token = -2;
+
 /// One sampling draw per row of [rows, vocab] logits, on the backend: cpu/sampling.hpp's
 /// warpers (temperature, top-k, top-p) and its draw. Row r is sample r % samples_per_key of the input
 /// keyed row_keys[r / samples_per_key]; `step` is the draw's step.

@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "t5/core/backend.hpp"
+#include "t5/core/batch.hpp"
 #include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
 #include "t5/core/mapped_file.hpp"
+#include "t5/core/memory_size.hpp"
 #include "t5/core/ops.hpp"
 #include "t5/core/tensor.hpp"
 #include "t5/cpu/kernels.hpp"
@@ -204,8 +206,9 @@ class Backend {
   /// out[r] = the first index of the largest value of row r (torch.argmax's tie rule).
   void argmax(ConstMatrixView<float> logits, std::int32_t* out) {
     for (std::int64_t r = 0; r < logits.rows; ++r) {
-      const float* row = logits.row(r);
-      out[r] = static_cast<std::int32_t>(std::max_element(row, row + logits.cols) - row);
+      const std::span<const float> row(logits.row(r), static_cast<std::size_t>(logits.cols));
+      out[r] = first_nonfinite_row(row, logits.cols) >= 0 ? nonfinite_token
+                                                          : static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
     }
   }
 
@@ -219,6 +222,10 @@ class Backend {
     const std::span<float> row(sample_row_.data(), static_cast<std::size_t>(logits.cols));
     for (std::int64_t r = 0; r < logits.rows; ++r) {
       std::copy(logits.row(r), logits.row(r) + logits.cols, row.begin());
+      if (first_nonfinite_row(row, logits.cols) >= 0) {
+        out[r] = nonfinite_token;
+        continue;
+      }
       out[r] = warp_and_sample(warpers_, row, a, a.row_keys[r / a.samples_per_key], r % a.samples_per_key);
     }
   }
@@ -232,6 +239,21 @@ class Backend {
     grow(zeros_, n, 0.0f);
     grow(ones_, n, std::uint8_t{1});
   }
+
+  /// What reserve_attention and attention hold for these sizes: the score rows, the bias rows and,
+  /// with bf16 attention operands, their copies (an upper bound on the key rows they copy).
+  std::uint64_t attention_scratch_bytes(std::int64_t batch, std::int64_t q_len, std::int64_t heads, std::int64_t head_dim,
+                                        std::int64_t kv_len) const {
+    const std::int64_t n = std::max<std::int64_t>(kv_len, 1);
+    // Every score of the call in int64 bounds the products score_rows forms.
+    if (checked_product(checked_product(batch, heads), checked_product(q_len, n)) < 0) return Bytes::saturated;
+    Bytes bytes;
+    bytes.add({score_rows(batch, q_len, heads, n), n, 4 + 2}).add({heads, n + q_len, 4}).add({n, 5});
+    if (precision() != MatmulPrecision::F32) bytes.add({batch, q_len + 2 * n, heads, head_dim, 2});
+    return bytes.total();
+  }
+  /// The machine's physical memory: what a request's working memory is measured against.
+  std::uint64_t memory_bytes() const { return host_memory_bytes(); }
 
   void attention(const AttentionArgs<T, HostSpace>& a) {
     check(a.kv_len <= a.kv_rows && a.q.cols == a.heads * a.head_dim && a.out.cols == a.q.cols, "attention: inconsistent sizes");

@@ -152,6 +152,13 @@ class Backend {
   void reserve_attention(std::int64_t batch, std::int64_t q_len, std::int64_t heads, std::int64_t head_dim, std::int64_t kv_len) {
     ensure_workspace(attention_workspace_bytes(batch, q_len, heads, head_dim, kv_len));
   }
+  /// What reserve_attention would hold for these sizes.
+  std::uint64_t attention_scratch_bytes(std::int64_t batch, std::int64_t q_len, std::int64_t heads, std::int64_t head_dim,
+                                        std::int64_t kv_len) const {
+    return attention_workspace_bytes(batch, q_len, heads, head_dim, kv_len);
+  }
+  /// The device's memory: what a request's working memory is measured against.
+  std::uint64_t memory_bytes() const { return device_memory_bytes(); }
 
   void attention(const AttentionArgs<T, DeviceSpace>& a) {
     ensure_workspace(attention_workspace_bytes(a.batch, a.q_len, a.heads, a.head_dim, a.kv_len));

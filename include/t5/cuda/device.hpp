@@ -23,6 +23,9 @@ void set_device(int device);
 /// "NVIDIA H200 (sm_90, 139 GiB), driver 13.0" for the current device.
 std::string device_description();
 
+/// The current device's memory in bytes (what a request is measured against).
+std::size_t device_memory_bytes();
+
 /// Blocks until all work on the current device has finished; throws on an asynchronous error.
 void synchronize();
 

@@ -57,6 +57,10 @@ Generation generate_tokens(B& b, DecoderState<B>& state, const GenerationOptions
   for (std::int64_t i = 0; i < inputs; ++i) keys.push_back(options.row_key(i));
   const auto row_keys = b.template upload<std::uint64_t>(keys, inputs, 1);
 
+  const auto nonfinite = [&](std::int64_t step, std::int64_t row) {
+    throw Error(ErrorCode::NonFinite, "generate: the logits of input row " + std::to_string(row / state.layout.rows_per_input) +
+                                          " hold NaN or Inf at step " + std::to_string(step));
+  };
   Generation out;
   out.per_input = options.num_return_sequences;
   out.cache_bytes = state.cache_bytes();
@@ -66,6 +70,8 @@ Generation generate_tokens(B& b, DecoderState<B>& state, const GenerationOptions
     ++state.length;
     if (host_logits_needed) b.download(logits.data(), std::span<float>(host_logits));
     if (options.on_logits) options.on_logits(out.steps, host_logits);
+    if (host_logits_needed)
+      if (const std::int64_t row = first_nonfinite_row(host_logits, vocab); row >= 0) nonfinite(out.steps, row);
     if (step_input == StepInput::HostLogits) {
       done = search->step(host_logits);
     } else {
@@ -77,6 +83,7 @@ Generation generate_tokens(B& b, DecoderState<B>& state, const GenerationOptions
         b.argmax(logits.view(), next.data());
       }
       b.download(next.data(), std::span<std::int32_t>(chosen));
+      if (const auto bad = std::find(chosen.begin(), chosen.end(), nonfinite_token); bad != chosen.end()) nonfinite(out.steps, bad - chosen.begin());
       if (std::any_of(chosen.begin(), chosen.end(), [](std::int32_t t) { return t < 0; }))
         throw Error(ErrorCode::InvalidArgument, "generate: every token was excluded at a sampling step");
       done = search->step_tokens(chosen);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "t5/core/batch.hpp"
 #include "t5/core/error.hpp"
 
 namespace t5 {
@@ -77,7 +78,8 @@ struct GenerationOptions {
     auto str = [](auto v) { return std::to_string(v); };
     if (inputs >= 0 && !row_keys.empty() && static_cast<std::int64_t>(row_keys.size()) != inputs)
       fail(str(row_keys.size()) + " row_keys for " + str(inputs) + " inputs");
-    if (max_new_tokens <= 0) fail("max_new_tokens must be positive, found " + str(max_new_tokens));
+    if (max_new_tokens <= 0 || max_new_tokens > max_row_length)
+      fail("max_new_tokens must be in [1, " + str(max_row_length) + "], found " + str(max_new_tokens));
     if (min_new_tokens < 0 || min_new_tokens > max_new_tokens)
       fail("min_new_tokens must be in [0, max_new_tokens " + str(max_new_tokens) + "], found " + str(min_new_tokens));
     if (num_beams < 1) fail("num_beams must be at least 1, found " + str(num_beams));
