@@ -2,6 +2,7 @@
 // transformers.generate's options; one line of text per output sequence.
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,7 +100,7 @@ int run(Options& o, const CLI::App& app) {
         else
           std::cout << text << "\n";
       }
-    std::cout.flush();
+    flush_stdout();
   });
   if (at_limit > 0)
     std::cerr << "t5cc: warning: " << at_limit << " of " << outputs << " outputs reached --max-new-tokens " << options.max_new_tokens
@@ -118,44 +119,56 @@ Command add_generate(CLI::App& app) {
     o->generation_flags.push_back(flag);
     return app.add_option(flag, value, help);
   };
-  field("--max-new-tokens", g.max_new_tokens, "stop an output after N tokens (default 64); reaching it warns on stderr")
+  field("--max-new-tokens", g.max_new_tokens,
+        "stop an output after N tokens, N in " + integer_range(1, limits::row_length) + " (default 64); reaching it warns on stderr")
       ->type_name("N")
-      ->check(integer_at_least(1));
-  field("--min-new-tokens", g.min_new_tokens, "forbid EOS before N new tokens (default 0; at most --max-new-tokens)")
+      ->check(integer_in(1, limits::row_length));
+  field("--min-new-tokens", g.min_new_tokens, "forbid EOS before N new tokens, N in [0, --max-new-tokens] (default 0)")
       ->type_name("N")
-      ->check(integer_at_least(0));
+      ->check(integer_in(0, limits::row_length));
   o->generation_flags.push_back("--do-sample");
   app.add_flag("--do-sample", g.do_sample, "sample each token instead of taking the most likely one");
-  field("--temperature", g.temperature, "sampling: divide the scores by T > 0 (default 1)")->type_name("T")->check(finite_number());
-  field("--top-k", g.top_k, "sampling: keep the K most likely tokens, 0 for all (default 50, as transformers)")
+  field("--temperature", g.temperature,
+        "sampling: divide the scores by T, T in " + number_range(limits::scale_min, limits::scale_max) + " (default 1)")
+      ->type_name("T")
+      ->check(number_in(limits::scale_min, limits::scale_max));
+  field("--top-k", g.top_k,
+        "sampling: keep the K most likely tokens, 0 for all, K in " + integer_range(0, limits::top_k) + " (default 50, as transformers)")
       ->type_name("K")
-      ->check(integer_at_least(0));
-  field("--top-p", g.top_p, "sampling: keep the smallest most likely set reaching probability P in (0, 1] (default 1)")
+      ->check(integer_in(0, limits::top_k));
+  field("--top-p", g.top_p, "sampling: keep the smallest most likely set reaching probability P in " + number_range(0, 1, true) + " (default 1)")
       ->type_name("P")
-      ->check(finite_number());
+      ->check(number_in(0, 1, true));
   field("--seed", g.seed,
-        "sampling: the seed of the random streams (default 0); an input's samples depend only on S and its position among "
-        "all inputs")
+        "sampling: the seed of the random streams, S in " + integer_range(0, std::numeric_limits<std::uint64_t>::max()) +
+            " (default 0); an input's samples depend only on S and its position among all inputs")
       ->type_name("S")
-      ->check(unsigned_integer());
+      ->check(integer_in(0, std::numeric_limits<std::uint64_t>::max()));
   field("--repetition-penalty", g.repetition_penalty,
-        "divide (multiply if negative) the score of every token already in the output by R > 0 (default 1)")
+        "divide (multiply if negative) the score of every token already in the output by R, R in " +
+            number_range(limits::scale_min, limits::scale_max) + " (default 1)")
       ->type_name("R")
-      ->check(finite_number());
-  field("--no-repeat-ngram-size", g.no_repeat_ngram_size, "forbid any N-gram from appearing twice in an output (default 0: off)")
+      ->check(number_in(limits::scale_min, limits::scale_max));
+  field("--no-repeat-ngram-size", g.no_repeat_ngram_size,
+        "forbid any N-gram from appearing twice in an output, N in " + integer_range(0, limits::row_length) + " (default 0: off)")
       ->type_name("N")
-      ->check(integer_at_least(0));
-  field("--num-beams", g.num_beams, "beam search with N beams (default 1: no beam search)")->type_name("N")->check(integer_at_least(1));
-  field("--length-penalty", g.length_penalty, "beam search: a hypothesis scores sum of log-probabilities / length^L (default 1)")
+      ->check(integer_in(0, limits::row_length));
+  field("--num-beams", g.num_beams, "beam search with N beams, N in " + integer_range(1, limits::num_beams) + " (default 1: no beam search)")
+      ->type_name("N")
+      ->check(integer_in(1, limits::num_beams));
+  field("--length-penalty", g.length_penalty,
+        "beam search: a hypothesis scores sum of log-probabilities / length^L, L in " +
+            number_range(-limits::length_penalty, limits::length_penalty) + " (default 1)")
       ->type_name("L")
-      ->check(finite_number());
+      ->check(number_in(-limits::length_penalty, limits::length_penalty));
   app.add_option("--early-stopping", o->early_stopping, "beam search: when an input is done (default false; see transformers)")
       ->type_name("true|false|never")
       ->check(one_of({"true", "false", "never"}));
   field("--num-return-sequences", g.num_return_sequences,
-        "print K outputs per input, as K consecutive lines: samples, or the K best beams (K <= --num-beams)")
+        "print K outputs per input, as K consecutive lines: samples, or the K best beams (K <= --num-beams), K in " +
+            integer_range(1, limits::num_return_sequences))
       ->type_name("K")
-      ->check(integer_at_least(1));
+      ->check(integer_in(1, limits::num_return_sequences));
   app.add_flag("--stream", o->stream, "print each output token by token as it is generated (one input at a time; not with beams)");
   app.add_flag("--show-input", o->show_input, "print 'INPUT -> OUTPUT' instead of OUTPUT");
   app.footer("Each input (tokenized with EOS) is encoded, then the decoder generates from the decoder start token\n"

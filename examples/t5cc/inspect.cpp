@@ -8,6 +8,7 @@
 #include <iostream>
 #include <set>
 #include <string>
+#include <system_error>
 
 #include "commands.hpp"
 #include "t5/config/hf_config.hpp"
@@ -111,14 +112,17 @@ Command add_inspect(CLI::App& app) {
              "exit status: 0 success, 1 the checkpoint cannot be read or is invalid, 2 usage error");
   return [dir] {
     const std::filesystem::path path = *dir;
-    if (!std::filesystem::is_directory(path)) throw t5::Error(t5::ErrorCode::Io, path.string() + ": not a directory");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec))
+      throw t5::Error(t5::ErrorCode::Io, path.string() + (ec && ec != std::errc::no_such_file_or_directory ? ": cannot access: " + ec.message() : ": not a directory"));
     const t5::HfConfig config = t5::HfConfig::read(path / "config.json");
     std::cout << "checkpoint " << path.string() << "\n";
     print_config(config, t5::detect(config));
-    std::cout.flush();  // the config's description stands even if the weights fail below
+    flush_stdout();  // the config's description stands even if the weights fail below
 
     const t5::Checkpoint ck = t5::Checkpoint::open(path);
     print_tensors(ck);
+    flush_stdout();
     return 0;
   };
 }

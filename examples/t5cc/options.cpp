@@ -1,17 +1,24 @@
 // The shared parts of the t5cc commands (options.hpp).
 #include "options.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <iostream>
+#include <limits>
+#include <utility>
 
 #include "t5/core/error.hpp"
+#include "t5/core/memory_size.hpp"
 
 namespace t5cc {
 namespace {
@@ -28,27 +35,60 @@ CLI::Validator validator(std::function<std::string(const std::string&)> check) {
   return CLI::Validator([check = std::move(check)](std::string& value) { return check(value); }, "");
 }
 
+// "2^24" for a power of two from 2^16 up, else the decimal number.
+std::string bound_text(std::uint64_t n) {
+  if (n >= (std::uint64_t{1} << 16) && std::has_single_bit(n)) return "2^" + std::to_string(std::countr_zero(n));
+  return std::to_string(n);
+}
+
+// "1e-6", "0.5", "10": a bound as a person writes it.
+std::string number_text(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  std::string s = text;
+  for (const std::string exponent : {"e-0", "e+0", "e+"})
+    if (const auto at = s.find(exponent); at != std::string::npos) s.replace(at, exponent.size(), exponent[1] == '-' ? "e-" : "e");
+  return s;
+}
+
+// The user's text in a message, quoted and cut to a readable length.
+std::string quoted(const std::string& v) { return "'" + (v.size() > 40 ? v.substr(0, 40) + "..." : v) + "'"; }
+
 }  // namespace
 
-CLI::Validator integer_at_least(std::int64_t min) {
-  return validator([min](const std::string& v) -> std::string {
-    std::int64_t n = 0;
-    if (parse_all(v, n) && n >= min) return "";
-    return "needs an integer >= " + std::to_string(min) + ", found '" + v + "'";
+std::string integer_range(std::int64_t min, std::uint64_t max) {
+  const std::string low = min < 0 ? "-" + bound_text(0 - static_cast<std::uint64_t>(min)) : bound_text(static_cast<std::uint64_t>(min));
+  if (max == std::numeric_limits<std::uint64_t>::max()) return "[" + low + ", 2^64)";
+  if (max >= (std::uint64_t{1} << 16) && std::has_single_bit(max + 1)) return "[" + low + ", " + bound_text(max + 1) + ")";
+  return "[" + low + ", " + bound_text(max) + "]";
+}
+
+std::string number_range(double min, double max, bool open_min) {
+  return (open_min ? "(" : "[") + number_text(min) + ", " + number_text(max) + "]";
+}
+
+CLI::Validator integer_in(std::int64_t min, std::uint64_t max) {
+  return validator([min, max](const std::string& v) -> std::string {
+    // A leading '-' is a negative int64, anything else a uint64: every integer either bound can
+    // name parses, and std::cmp_* compare the two kinds exactly.
+    std::int64_t negative = 0;
+    std::uint64_t positive = 0;
+    const bool ok = v.starts_with("-") ? parse_all(v, negative) && std::cmp_greater_equal(negative, min) && std::cmp_less_equal(negative, max)
+                                       : parse_all(v, positive) && std::cmp_greater_equal(positive, min) && std::cmp_less_equal(positive, max);
+    return ok ? "" : "needs an integer in " + integer_range(min, max) + ", found " + quoted(v);
   });
 }
 
-CLI::Validator unsigned_integer() {
-  return validator([](const std::string& v) -> std::string {
-    std::uint64_t n = 0;
-    return parse_all(v, n) ? "" : "needs an integer in [0, 2^64), found '" + v + "'";
-  });
-}
-
-CLI::Validator finite_number() {
-  return validator([](const std::string& v) -> std::string {
+CLI::Validator number_in(double min, double max, bool open_min) {
+  return validator([min, max, open_min](const std::string& v) -> std::string {
+    auto inside = [open_min](auto x, auto low, auto high) { return std::isfinite(x) && (open_min ? x > low : x >= low) && x <= high; };
     double x = 0.0;
-    return parse_all(v, x) && std::isfinite(x) ? "" : "needs a finite number, found '" + v + "'";
+    const std::string range = number_range(min, max, open_min);
+    if (!parse_all(v, x) || !inside(x, min, max)) return "needs a number in " + range + ", found " + quoted(v);
+    // The option holds a float32 (CLI11 converts after this check, |x| <= max being a float): 1e-300 would become 0.
+    auto f = [](double d) { return static_cast<float>(d); };
+    if (!inside(f(x), f(min), f(max))) return "needs a number in " + range + " (as a 32-bit float), found " + quoted(v);
+    return "";
   });
 }
 
@@ -59,7 +99,7 @@ CLI::Validator one_of(std::vector<std::string> values) {
       if (v == values[i]) return "";
       list += (i == 0 ? "" : i + 1 == values.size() ? " or " : ", ") + values[i];
     }
-    return "must be " + list + ", found '" + v + "'";
+    return "must be " + list + ", found " + quoted(v);
   });
 }
 
@@ -92,11 +132,13 @@ void add_job_options(CLI::App& app, JobOptions& job) {
       ->required()
       ->check(non_empty());
   app.add_option("text", job.texts, "the inputs (or --input)")->type_name("TEXT");
-  app.add_option("--input", job.input, "read the inputs from FILE, one per line ('-' for stdin), instead of TEXT arguments")
-      ->type_name("FILE")
-      ->check(non_empty());
-  app.add_option("--batch-size", job.batch_size, "inputs per batch (default 8)")->type_name("N")->check(integer_at_least(1));
-  app.add_option("--threads", job.threads, "CPU threads (default: all cores)")->type_name("N")->check(integer_at_least(1));
+  app.add_option("--input", job.input, input_help())->type_name("FILE")->check(non_empty());
+  app.add_option("--batch-size", job.batch_size, "inputs per batch, in " + integer_range(1, limits::batch_size) + " (default 8)")
+      ->type_name("N")
+      ->check(integer_in(1, limits::batch_size));
+  app.add_option("--threads", job.threads, "CPU threads, in " + integer_range(1, limits::threads) + " (default: all cores)")
+      ->type_name("N")
+      ->check(integer_in(1, limits::threads));
   app.add_option("--device", job.device, "where the model runs (default cpu; cuda: the first GPU, needs a build with CUDA)")
       ->type_name("cpu|cuda")
       ->check(one_of({"cpu", "cuda"}));
@@ -108,25 +150,86 @@ void add_job_options(CLI::App& app, JobOptions& job) {
   app.add_flag("--quiet", job.quiet, "no progress bar");
 }
 
+std::string input_help() {
+  return "read the inputs from FILE, one per line (LF or CR LF), instead of TEXT arguments: '-' is stdin, a FIFO streams as stdin does; "
+         "a line is text of at most " + std::to_string(limits::input_line_bytes >> 20) + " MiB without NUL bytes";
+}
+
+namespace {
+
+// A file descriptor, closed at scope exit unless it is stdin.
+class InputFile {
+ public:
+  explicit InputFile(const std::string& path) : fd_(path == "-" ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)), owned_(path != "-") {}
+  InputFile(const InputFile&) = delete;
+  InputFile& operator=(const InputFile&) = delete;
+  ~InputFile() {
+    if (owned_ && fd_ >= 0) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  bool owned_;
+};
+
+// The lines of `fd` (`name` in messages), read in blocks so that a stream without line breaks
+// (/dev/zero) ends at its first over-long line instead of filling the memory.
+std::vector<std::string> read_lines(int fd, const std::string& name) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::uint64_t held = 0;  // the bytes the lines take, their strings included
+  const std::uint64_t budget = t5::host_memory_bytes() / 2;
+  auto fail = [&](const std::string& what) { throw t5::Error(t5::ErrorCode::Io, name + ":" + std::to_string(lines.size() + 1) + ": " + what); };
+  const std::string too_long = "a line longer than " + std::to_string(limits::input_line_bytes >> 20) + " MiB (the limit of an input)";
+  auto end_line = [&] {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() > limits::input_line_bytes) fail(too_long);
+    held += line.size() + sizeof(std::string);
+    if (held > budget) fail("the inputs so far take " + t5::human_bytes(held) + ", half of this machine's memory: split the input");
+    lines.push_back(std::move(line));
+    line.clear();
+  };
+  std::vector<char> block(std::size_t{1} << 16);
+  bool open_line = false;  // bytes read since the last line break
+  for (;;) {
+    const ssize_t got = ::read(fd, block.data(), block.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail(std::string("read error: ") + std::strerror(errno));
+    if (got == 0) break;
+    for (const char *p = block.data(), *end = p + got; p < end;) {
+      const auto* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      const char* stop = newline != nullptr ? newline : end;
+      const auto bytes = static_cast<std::size_t>(stop - p);
+      if (std::memchr(p, '\0', bytes) != nullptr) fail("a NUL byte: --input takes UTF-8 text, one input per line (a binary or UTF-16 file?)");
+      if (line.size() + bytes > limits::input_line_bytes + 1) fail(too_long);  // + 1: a CR before the LF
+      line.append(p, stop);
+      open_line = newline == nullptr;
+      if (newline == nullptr) break;
+      end_line();
+      p = newline + 1;
+    }
+  }
+  if (open_line) end_line();  // a last line without a line break
+  return lines;
+}
+
+}  // namespace
+
 std::vector<std::string> read_inputs(const std::vector<std::string>& texts, const std::string& input) {
   if (!input.empty() && !texts.empty()) throw UsageError("give inputs as TEXT arguments or with --input, not both");
   if (input.empty()) {
     if (texts.empty()) throw UsageError("no input: give TEXT arguments or --input FILE");
     return texts;
   }
-  std::ifstream stream;
-  if (input != "-") {
-    stream.open(input);
-    if (!stream) throw t5::Error(t5::ErrorCode::Io, input + ": cannot open the input file");
-  }
-  std::istream& in = input == "-" ? std::cin : stream;
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
-  if (in.bad()) throw t5::Error(t5::ErrorCode::Io, input + ": read error");
-  if (lines.empty()) throw UsageError("no input: " + (input == "-" ? std::string("stdin") : input) + " holds no line");
+  const std::string name = input == "-" ? std::string("stdin") : input;
+  const InputFile file(input);  // a FIFO opens once a writer does
+  if (file.fd() < 0) throw t5::Error(t5::ErrorCode::Io, name + ": cannot open the input file: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(file.fd(), &st) != 0) throw t5::Error(t5::ErrorCode::Io, name + ": cannot read the input file: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw t5::Error(t5::ErrorCode::Io, name + ": is a directory, not a file of inputs");
+  std::vector<std::string> lines = read_lines(file.fd(), name);
+  if (lines.empty()) throw UsageError("no input: " + name + " holds no line");
   return lines;
 }
 
@@ -145,11 +248,24 @@ LoadedModel load_model(const JobOptions& job) {
   return {t5::load(job.model, options), std::move(tokenizer)};
 }
 
+void flush_stdout() {
+  errno = 0;
+  if (std::cout.flush()) return;
+  const int error = errno;
+  throw t5::Error(t5::ErrorCode::Io, std::string("cannot write the output to stdout") + (error != 0 ? std::string(": ") + std::strerror(error) : ""));
+}
+
 void for_each_batch(std::int64_t total, std::int64_t batch_size, bool quiet, const std::function<void(std::int64_t, std::int64_t)>& run) {
   using Clock = std::chrono::steady_clock;
   const bool enabled = !quiet && isatty(STDERR_FILENO);
   const Clock::time_point start = Clock::now();
   bool shown = false;
+  struct EndLine {  // the bar's line ends however the loop does, so that an error starts a line of its own
+    const bool& shown;
+    ~EndLine() {
+      if (shown) std::fputc('\n', stderr);
+    }
+  } end_line{shown};
   for (std::int64_t first = 0; first < total; first += batch_size) {
     const std::int64_t count = std::min(batch_size, total - first), done = first + count;
     run(first, count);
@@ -163,7 +279,6 @@ void for_each_batch(std::int64_t total, std::int64_t batch_size, bool quiet, con
                  static_cast<long long>(total), static_cast<double>(done) / std::max(seconds, 1e-9));
     std::fflush(stderr);
   }
-  if (shown) std::fputc('\n', stderr);
 }
 
 t5::TokenBatch rows_of(const t5::TokenBatch& all, std::int64_t first, std::int64_t count) {

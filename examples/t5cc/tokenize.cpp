@@ -33,6 +33,7 @@ int run(const Options& o) {
     }
     std::cout << line << "\n";
   }
+  flush_stdout();
   return 0;
 }
 
@@ -50,9 +51,7 @@ Command add_tokenize(CLI::App& app) {
       ->check(one_of({"sp", "hf"}));
   app.add_flag("--no-eos", o->no_eos, "do not append the EOS id");
   app.add_flag("--pieces", o->pieces, "print the pieces instead of the ids");
-  app.add_option("--input", o->input, "read the texts from FILE, one per line ('-' for stdin), instead of TEXT arguments")
-      ->type_name("FILE")
-      ->check(non_empty());
+  app.add_option("--input", o->input, input_help())->type_name("FILE")->check(non_empty());
   app.footer("Prints one line per text: its token ids separated by spaces (the pieces with --pieces); an\n"
              "empty result is an empty line. <extra_id_N> in a text is T5's sentinel N, id pieces + 99 - N.\n\n"
              "exit status: 0 success, 1 error, 2 usage error");

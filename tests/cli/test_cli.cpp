@@ -2,17 +2,28 @@
 // line on stderr, and `inspect` on checkpoints the test writes.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "run_command.hpp"
 #include "synthetic_checkpoint.hpp"
 #include "goldens.hpp"
 #include "t5/core/mapped_file.hpp"
 #include "t5/io/safetensors.hpp"
+#include "t5/io/safetensors_writer.hpp"
 #include "t5/load.hpp"
 #include "t5/tokenizer/tokenizer.hpp"
 #if T5CC_HAVE_CUDA
@@ -22,13 +33,15 @@
 
 namespace {
 
-t5::test::CommandResult t5cc(std::vector<std::string> args) {
+// t5cc with `args`, killed after `limit` (a hang fails the test instead of stalling the suite).
+t5::test::CommandResult t5cc(std::vector<std::string> args, std::chrono::duration<double> limit = std::chrono::minutes(2)) {
   args.insert(args.begin(), t5::test::t5cc_binary());
-  return t5::test::run_command(args);
+  return t5::test::run_command(args, limit);
 }
 
 void expect_usage_error(const std::vector<std::string>& args) {
   const auto r = t5cc(args);
+  BOOST_TEST(!r.timed_out);
   BOOST_TEST(r.status == 2, r.err);
   BOOST_TEST(t5::test::line_count(r.err) == 1u, r.err);
   BOOST_TEST(r.err.find("usage error") != std::string::npos, r.err);
@@ -142,6 +155,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 void expect_error(const std::vector<std::string>& args, int status, const std::string& fragment) {
   const auto r = t5cc(args);
+  BOOST_TEST(!r.timed_out);
   BOOST_TEST(r.status == status, r.err);
   BOOST_TEST(t5::test::line_count(r.err) == 1u, r.err);
   BOOST_TEST(r.err.find(fragment) != std::string::npos, "expected \"" << fragment << "\" in: " << r.err);
@@ -196,6 +210,40 @@ BOOST_AUTO_TEST_CASE(encode_on_a_fixture) {
   std::vector<float> written(expected.values.size());
   std::memcpy(written.data(), out.data(*out.find("last_hidden_state")).data(), written.size() * sizeof(float));
   BOOST_TEST(t5::test::compare(written, expected.values).ok());
+
+  // The tool streams the file itself, batch by batch: its bytes are what the library's writer makes
+  // of the same tensors, and the ids and mask are the tokenizer's.
+  t5::io::SafetensorsWriter library;
+  for (const char* name : {"attention_mask", "input_ids", "last_hidden_state"})
+    library.add(name, out.find(name)->dtype, out.find(name)->shape, out.data(*out.find(name)));
+  library.write(tmp / "library.safetensors");
+  BOOST_TEST((t5::read_text_file(tmp / "library.safetensors") == t5::read_text_file(file)));
+  const auto batch = tok.encode_batch(texts, batching);
+  std::vector<std::int64_t> ids(batch.ids.size()), mask(batch.mask.size());
+  std::memcpy(ids.data(), out.data(*out.find("input_ids")).data(), ids.size() * sizeof(std::int64_t));
+  std::memcpy(mask.data(), out.data(*out.find("attention_mask")).data(), mask.size() * sizeof(std::int64_t));
+  BOOST_TEST(ids == std::vector<std::int64_t>(batch.ids.begin(), batch.ids.end()), boost::test_tools::per_element());
+  BOOST_TEST(mask == std::vector<std::int64_t>(batch.mask.begin(), batch.mask.end()), boost::test_tools::per_element());
+
+  // --pool mean --out: the mean of each input's token states.
+  const auto pooled_file = (tmp / "pooled.safetensors").string();
+  const auto p = t5cc({"encode", "--model", dir, "--pad-to", "16", "--pool", "mean", "--out", pooled_file, "--threads", "1", "--batch-size", "2",
+                       texts[0], texts[1], texts[2]});
+  BOOST_TEST_REQUIRE(p.status == 0, p.err);
+  const t5::io::SafetensorsFile pooled(pooled_file);
+  BOOST_TEST_REQUIRE(pooled.find("last_hidden_state")->shape == (std::vector<std::int64_t>{3, 48}), boost::test_tools::per_element());
+  std::vector<float> means(3 * 48), expected_means(3 * 48, 0.0f);
+  std::memcpy(means.data(), pooled.data(*pooled.find("last_hidden_state")).data(), means.size() * sizeof(float));
+  for (std::size_t b = 0; b < 3; ++b) {
+    float tokens = 0;
+    for (std::size_t s = 0; s < 16; ++s) {
+      if (mask[b * 16 + s] == 0) continue;
+      tokens += 1;
+      for (std::size_t k = 0; k < 48; ++k) expected_means[b * 48 + k] += written[(b * 16 + s) * 48 + k];
+    }
+    for (std::size_t k = 0; k < 48; ++k) expected_means[b * 48 + k] /= tokens;
+  }
+  BOOST_TEST(t5::test::compare(means, expected_means).ok());
 
   const auto summary = t5cc({"encode", "--model", dir, "--pool", "mean", "The dog.", "Today"});
   BOOST_TEST(summary.status == 0, summary.err);
@@ -271,12 +319,12 @@ BOOST_AUTO_TEST_CASE(generate_option_ranges_are_usage_errors) {
     options.push_back("x");
     expect_error(options, 2, fragment);
   };
-  usage({"--do-sample", "--temperature", "0"}, "--temperature must be > 0");
-  usage({"--do-sample", "--temperature", "-1"}, "--temperature must be > 0");
-  usage({"--do-sample", "--top-p", "0"}, "--top-p must be in (0, 1]");
-  usage({"--do-sample", "--top-p", "1.01"}, "--top-p must be in (0, 1]");
-  usage({"--do-sample", "--top-k", "-1"}, "--top-k: needs an integer >= 0");
-  usage({"--do-sample", "--top-k", "2.5"}, "--top-k: needs an integer >= 0");
+  usage({"--do-sample", "--temperature", "0"}, "--temperature: needs a number in [1e-6, 1e6], found '0'");
+  usage({"--do-sample", "--temperature", "-1"}, "--temperature: needs a number in [1e-6, 1e6], found '-1'");
+  usage({"--do-sample", "--top-p", "0"}, "--top-p: needs a number in (0, 1], found '0'");
+  usage({"--do-sample", "--top-p", "1.01"}, "--top-p: needs a number in (0, 1], found '1.01'");
+  usage({"--do-sample", "--top-k", "-1"}, "--top-k: needs an integer in [0, 2^31), found '-1'");
+  usage({"--do-sample", "--top-k", "2.5"}, "--top-k: needs an integer in [0, 2^31), found '2.5'");
   usage({"--num-beams", "2", "--num-return-sequences", "3"}, "--num-return-sequences 3 exceeds --num-beams 2");
   usage({"--min-new-tokens", "9", "--max-new-tokens", "8"}, "--min-new-tokens must be in [0, --max-new-tokens 8], found 9");
   usage({"--num-beams", "2", "--early-stopping", "sometimes"}, "true, false or never");
@@ -288,9 +336,9 @@ BOOST_AUTO_TEST_CASE(generate_option_ranges_are_usage_errors) {
   usage({"--stream", "--batch-size", "4"}, "--batch-size 1");
   usage({"--do-sample", "--seed", "-3"}, "--seed: needs an integer in [0, 2^64)");
   usage({"--do-sample", "--seed", "18446744073709551616"}, "--seed: needs an integer in [0, 2^64)");
-  usage({"--repetition-penalty", "0"}, "--repetition-penalty must be a finite number > 0");
-  usage({"--repetition-penalty", "inf"}, "--repetition-penalty: needs a finite number");
-  usage({"--no-repeat-ngram-size", "-2"}, "needs an integer >= 0");
+  usage({"--repetition-penalty", "0"}, "--repetition-penalty: needs a number in [1e-6, 1e6], found '0'");
+  usage({"--repetition-penalty", "inf"}, "--repetition-penalty: needs a number in [1e-6, 1e6], found 'inf'");
+  usage({"--no-repeat-ngram-size", "-2"}, "--no-repeat-ngram-size: needs an integer in [0, 2^24], found '-2'");
 }
 
 BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
@@ -306,11 +354,365 @@ BOOST_AUTO_TEST_CASE(encode_and_generate_errors) {
   expect_error({"generate", "--model", dir, "--input", (tmp / "nope.txt").string()}, 1, "nope.txt");
   expect_error({"encode", "--model", dir, "--pad-to", "3", "The dog sings."}, 1, "more than the padded length 3");
   expect_error({"generate", "--model", dir, "--device", "tpu", "x"}, 2, "cpu or cuda");
-  // A failing encode --out leaves no file behind.
+  // A failing encode --out leaves no file behind (no temporary file either: the folder holds only the corrupt copy).
   const auto file = tmp / "out.safetensors";
   expect_error({"encode", "--model", dir, "--pad-to", "3", "--out", file.string(), "The dog sings."}, 1, "padded length");
   BOOST_TEST(!std::filesystem::exists(file));
-  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) BOOST_TEST(entry.path().filename() != "out.safetensors.tmp");
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) BOOST_TEST(entry.path().filename() == "corrupt", entry.path());
+}
+
+namespace {
+
+/// Whether `text` is one line "t5cc: ...", in t5cc's words rather than a library's raw text.
+void expect_one_line_in_t5cc_words(const t5::test::CommandResult& r, const std::string& what) {
+  BOOST_TEST(!r.timed_out, what);
+  BOOST_TEST(t5::test::line_count(r.err) == 1u, what << ": " << r.err);
+  BOOST_TEST(r.err.starts_with("t5cc: "), what << ": " << r.err);
+  for (const char* raw : {"filesystem error", "basic_", "std::", "vector::", "json.exception", "what()"})
+    BOOST_TEST(r.err.find(raw) == std::string::npos, what << ": " << r.err);
+}
+
+std::vector<std::string> names_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A writer (or reader) of a FIFO, as a shell command running beside the t5cc under test.
+t5::test::RunningCommand shell(const std::string& script) { return t5::test::RunningCommand({"/bin/bash", "-c", script}); }
+
+}  // namespace
+
+// Every numeric option is checked on its text against its true range before it is converted:
+// values that used to crash (--threads in libgomp), overflow (--pad-to, --top-k's cast) or run out
+// of memory (the search sizes) are usage errors with one line naming the range.
+BOOST_AUTO_TEST_CASE(numeric_options_are_range_checked) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  auto usage = [&](const std::string& command, std::vector<std::string> options, const std::string& fragment) {
+    options.insert(options.begin(), {command, "--model", demo});
+    options.push_back("42");
+    expect_error(options, 2, fragment);
+  };
+  for (const char* command : {"encode", "generate"}) {
+    usage(command, {"--threads", "100000"}, "--threads: needs an integer in [1, 1024], found '100000'");
+    usage(command, {"--threads", "0"}, "--threads: needs an integer in [1, 1024], found '0'");
+    usage(command, {"--threads", "-4"}, "--threads: needs an integer in [1, 1024], found '-4'");
+    usage(command, {"--batch-size", "1.5"}, "--batch-size: needs an integer in [1, 2^20], found '1.5'");
+    usage(command, {"--batch-size", "0x10"}, "--batch-size: needs an integer in [1, 2^20], found '0x10'");
+    usage(command, {"--batch-size", "99999999999999999999999"}, "--batch-size: needs an integer in [1, 2^20]");
+  }
+  usage("encode", {"--pad-to", "4611686018427387904"}, "--pad-to: needs an integer in [1, 2^24], found '4611686018427387904'");
+  usage("encode", {"--pad-to", "-1"}, "--pad-to: needs an integer in [1, 2^24], found '-1'");
+  usage("encode", {"--pad-to", "16.0"}, "--pad-to: needs an integer in [1, 2^24], found '16.0'");
+  usage("generate", {"--do-sample", "--top-k", "1e300"}, "--top-k: needs an integer in [0, 2^31), found '1e300'");
+  usage("generate", {"--max-new-tokens", "1000000000"}, "--max-new-tokens: needs an integer in [1, 2^24], found '1000000000'");
+  usage("generate", {"--max-new-tokens", "0"}, "--max-new-tokens: needs an integer in [1, 2^24], found '0'");
+  usage("generate", {"--min-new-tokens", "-1"}, "--min-new-tokens: needs an integer in [0, 2^24], found '-1'");
+  usage("generate", {"--num-beams", "1000000"}, "--num-beams: needs an integer in [1, 1024], found '1000000'");
+  usage("generate", {"--num-beams", "2.5"}, "--num-beams: needs an integer in [1, 1024], found '2.5'");
+  usage("generate", {"--do-sample", "--num-return-sequences", "1000000000"}, "--num-return-sequences: needs an integer in [1, 1024]");
+  usage("generate", {"--do-sample", "--num-return-sequences", "-2"}, "--num-return-sequences: needs an integer in [1, 1024], found '-2'");
+  usage("generate", {"--no-repeat-ngram-size", "100000000000"}, "--no-repeat-ngram-size: needs an integer in [0, 2^24]");
+  usage("generate", {"--do-sample", "--temperature", "1e300"}, "--temperature: needs a number in [1e-6, 1e6], found '1e300'");
+  usage("generate", {"--do-sample", "--temperature", "nan"}, "--temperature: needs a number in [1e-6, 1e6], found 'nan'");
+  usage("generate", {"--do-sample", "--top-p", "1e-300"}, "--top-p: needs a number in (0, 1] (as a 32-bit float), found '1e-300'");
+  usage("generate", {"--num-beams", "2", "--length-penalty", "-11"}, "--length-penalty: needs a number in [-10, 10], found '-11'");
+  usage("generate", {"--repetition-penalty", "1e7"}, "--repetition-penalty: needs a number in [1e-6, 1e6], found '1e7'");
+
+  // The ends of the ranges are accepted (the sizes that cost nothing on the demo model).
+  const auto ends = t5cc({"generate", "--model", demo, "--quiet", "--threads", "1", "--do-sample", "--seed", "18446744073709551615", "--top-k",
+                          "2147483647", "--top-p", "1e-45", "--temperature", "1e-6", "--repetition-penalty", "1e6", "--no-repeat-ngram-size",
+                          "16777216", "--batch-size", "1048576", "42"});
+  BOOST_TEST(ends.status == 0, ends.err);
+  BOOST_TEST(t5::test::line_count(ends.out) == 1u, ends.out);
+  const auto beams = t5cc({"generate", "--model", demo, "--quiet", "--threads", "1", "--num-beams", "2", "--length-penalty", "-10", "42"});
+  BOOST_TEST(beams.status == 0, beams.err);
+
+  // --help says the ranges.
+  const auto help = t5cc({"generate", "--help"});
+  for (const char* range : {"N in [1, 1024]", "K in [1, 1024]", "K in [0, 2^31)", "T in [1e-6, 1e6]", "L in [-10, 10]", "CPU threads, in [1, 1024]"})
+    BOOST_TEST(help.out.find(range) != std::string::npos, range);
+  BOOST_TEST(t5cc({"encode", "--help"}).out.find("N in [1, 2^24]") != std::string::npos);
+}
+
+// A request within the ranges whose memory cannot fit is refused by the library with what it
+// needs (status 1, one line), and one the library lets through but the allocator does not (a
+// memory limit below the machine's) ends as one "out of memory" line, not std::bad_alloc.
+BOOST_AUTO_TEST_CASE(requests_too_large_for_memory_are_one_line) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  const auto huge = t5cc({"generate", "--model", demo, "--threads", "1", "--num-beams", "1024", "--max-new-tokens", "16777216", "42"});
+  BOOST_TEST(huge.status == 1, huge.err);
+  expect_one_line_in_t5cc_words(huge, "generate 1024 beams x 2^24 tokens");
+  BOOST_TEST(huge.err.find("needs") != std::string::npos, huge.err);
+  const auto long_rows = t5cc({"encode", "--model", demo, "--threads", "1", "--pad-to", "16777216", "42"});
+  BOOST_TEST(long_rows.status == 1, long_rows.err);
+  expect_one_line_in_t5cc_words(long_rows, "encode --pad-to 2^24");
+
+#if defined(__SANITIZE_ADDRESS__)
+  BOOST_TEST_MESSAGE("the ulimit -v case is left out: AddressSanitizer reserves terabytes of address space and cannot start under it");
+#else
+  const auto limited = t5::test::run_command({"/bin/bash", "-c", "ulimit -v 2000000; exec '" + t5::test::t5cc_binary() + "' encode --model '" + demo +
+                                                                 "' --threads 1 --pad-to 20000 42"});
+  BOOST_TEST(limited.status == 1, limited.err);
+  expect_one_line_in_t5cc_words(limited, "encode under ulimit -v");
+  BOOST_TEST((limited.err.find("out of memory") != std::string::npos || limited.err.find("needs") != std::string::npos), limited.err);
+#endif
+}
+
+// --input is read line by line with a bounded line: a stream without line breaks ends at once,
+// a directory is an error, a FIFO streams, CR LF is LF, NUL bytes are refused, and invalid UTF-8
+// goes to the tokenizer (<unk>) without harm.
+BOOST_AUTO_TEST_CASE(input_files_are_read_with_bounds) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  t5::test::TempDir tmp;
+  for (const char* command : {"tokenize", "generate"}) {
+    const auto zero = t5cc({command, "--model", demo, "--input", "/dev/zero"}, std::chrono::seconds(10));
+    BOOST_TEST(zero.status == 1, zero.err);
+    expect_one_line_in_t5cc_words(zero, "--input /dev/zero");
+    BOOST_TEST(zero.err.find("/dev/zero:1: ") != std::string::npos, zero.err);
+    BOOST_TEST(zero.seconds < 5.0);
+  }
+  {
+    std::ofstream(tmp / "long.txt") << "42\n" << std::string((1u << 20) + 1, '7') << "\n";
+    const auto r = t5cc({"tokenize", "--model", demo, "--input", (tmp / "long.txt").string()});
+    BOOST_TEST(r.status == 1, r.err);
+    expect_one_line_in_t5cc_words(r, "a long line");
+    BOOST_TEST(r.err.find("long.txt:2: a line longer than 1 MiB") != std::string::npos, r.err);
+  }
+  const auto dir = t5cc({"tokenize", "--model", demo, "--input", tmp.path().string()});
+  BOOST_TEST(dir.status == 1, dir.err);
+  expect_one_line_in_t5cc_words(dir, "--input DIR");
+  BOOST_TEST(dir.err.find("is a directory") != std::string::npos, dir.err);
+
+  const auto plain = t5cc({"tokenize", "--model", demo, "42", "1999"});
+  BOOST_TEST_REQUIRE(plain.status == 0, plain.err);
+  {
+    std::ofstream(tmp / "crlf.txt", std::ios::binary) << "42\r\n1999";
+    const auto r = t5cc({"tokenize", "--model", demo, "--input", (tmp / "crlf.txt").string()});
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == plain.out);
+  }
+  {
+    const auto fifo = tmp / "inputs.fifo";
+    BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto writer = shell("printf '42\\n1999\\n' > '" + fifo.string() + "'");
+    const auto r = t5cc({"tokenize", "--model", demo, "--input", fifo.string()}, std::chrono::seconds(20));
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == plain.out);
+    BOOST_TEST(writer.wait(std::chrono::seconds(5)).status == 0);
+  }
+  {
+    std::ofstream(tmp / "nul.txt", std::ios::binary) << "42\n19" << '\0' << "99\n";
+    const auto r = t5cc({"generate", "--model", demo, "--input", (tmp / "nul.txt").string()});
+    BOOST_TEST(r.status == 1, r.err);
+    expect_one_line_in_t5cc_words(r, "a NUL byte");
+    BOOST_TEST(r.err.find("nul.txt:2: a NUL byte") != std::string::npos, r.err);
+  }
+  {
+    std::ofstream(tmp / "latin1.txt", std::ios::binary) << "4\xff" "2\n\xc3\n\xed\xa0\x80x\n";
+    const auto r = t5cc({"generate", "--model", demo, "--quiet", "--input", (tmp / "latin1.txt").string()});
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(t5::test::line_count(r.out) == 3u, r.out);
+  }
+}
+
+// A FIFO in place of a model's config.json (or its vocabulary) fails at once instead of blocking
+// in open(2) for a writer that never comes. This is the library's file opening (io/); the hard time
+// limit makes a hang a failure here.
+BOOST_AUTO_TEST_CASE(fifo_in_a_model_directory_fails_fast) {
+  const std::filesystem::path demo = std::getenv("T5CC_DEMO_MODEL");
+  for (const char* name : {"config.json", "spiece.model"}) {
+    t5::test::TempDir model;
+    for (const auto& entry : std::filesystem::directory_iterator(demo))
+      if (entry.path().filename() != name) std::filesystem::create_symlink(std::filesystem::absolute(entry.path()), model / entry.path().filename().string());
+    BOOST_TEST_REQUIRE(::mkfifo((model / name).c_str(), 0600) == 0);
+    for (const auto& args : {std::vector<std::string>{"inspect", "--model", model.path().string()},
+                                                 std::vector<std::string>{"tokenize", "--model", model.path().string(), "42"},
+                                                 std::vector<std::string>{"generate", "--model", model.path().string(), "42"}}) {
+      if (args[0] == "inspect" && std::string(name) == "spiece.model") continue;  // inspect does not read the vocabulary
+      const auto r = t5cc(args, std::chrono::seconds(5));
+      const std::string what = args[0] + " with a FIFO as " + name;
+      BOOST_TEST(!r.timed_out, what << " hung (killed after 5 s)");
+      BOOST_TEST(r.status == 1, what << ": " << r.err);
+      expect_one_line_in_t5cc_words(r, what);
+      BOOST_TEST(r.err.find(name) != std::string::npos, what << ": " << r.err);
+      BOOST_TEST(r.seconds < 2.0, what << " took " << r.seconds << " s");
+    }
+  }
+}
+
+namespace {
+
+// Whether this process may make device nodes (root, outside a user namespace that forbids it).
+boost::test_tools::assertion_result can_make_device_nodes(boost::unit_test::test_unit_id) {
+  t5::test::TempDir probe;
+  if (::mknod((probe / "null").c_str(), S_IFCHR | 0666, ::makedev(1, 3)) == 0) return true;
+  boost::test_tools::assertion_result no(false);
+  no.message() << "mknod of a character device failed (" << std::strerror(errno) << "): it needs root (CAP_MKNOD)";
+  return no;
+}
+
+}  // namespace
+
+// encode --out onto a character device writes through it: the device stays a device (the tool used
+// to rename a regular file over it, replacing /dev/null when run as root). The nodes are made
+// here, never the machine's own /dev entries, so that a regression cannot harm the machine.
+BOOST_AUTO_TEST_CASE(out_onto_a_device_node, *boost::unit_test::precondition(can_make_device_nodes)) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  t5::test::TempDir tmp;
+  const auto node = tmp / "null";
+  BOOST_TEST_REQUIRE(::mknod(node.c_str(), S_IFCHR | 0666, ::makedev(1, 3)) == 0);
+  const int probe = ::open(node.c_str(), O_WRONLY);  // a file system mounted nodev refuses to open it
+  if (probe >= 0) ::close(probe);
+  const auto r = t5cc({"encode", "--model", demo, "--out", node.string(), "42", "1999"});
+  if (probe >= 0) {
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.err.empty(), r.err);
+  } else {
+    BOOST_TEST(r.status == 1, r.err);
+    expect_one_line_in_t5cc_words(r, "--out on a nodev device");
+  }
+  struct stat st {};
+  BOOST_TEST_REQUIRE(::lstat(node.c_str(), &st) == 0);
+  BOOST_TEST(S_ISCHR(st.st_mode));
+  BOOST_TEST((st.st_rdev == ::makedev(1, 3)));
+
+  // /dev/full's numbers: the write fails with one line, and the device stays.
+  const auto full = tmp / "full";
+  BOOST_TEST_REQUIRE(::mknod(full.c_str(), S_IFCHR | 0666, ::makedev(1, 7)) == 0);
+  const auto r_full = t5cc({"encode", "--model", demo, "--out", full.string(), "42"});
+  BOOST_TEST(r_full.status == 1, r_full.err);
+  expect_one_line_in_t5cc_words(r_full, "--out on /dev/full's device");
+  if (probe >= 0) BOOST_TEST(r_full.err.find("No space left on device") != std::string::npos, r_full.err);
+  BOOST_TEST_REQUIRE(::lstat(full.c_str(), &st) == 0);
+  BOOST_TEST(S_ISCHR(st.st_mode));
+  BOOST_TEST(names_in(tmp.path()) == (std::vector<std::string>{"full", "null"}), boost::test_tools::per_element());
+}
+
+// The other targets of --out: a FIFO is written straight through (the bytes a regular file gets);
+// a directory is refused and left alone; a symbolic link keeps pointing at the file it names,
+// which gets the new output; a failed job leaves the previous output as it was.
+BOOST_AUTO_TEST_CASE(out_targets_are_never_replaced_by_something_else) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  t5::test::TempDir tmp;
+  auto encode = [&](const std::filesystem::path& out, const std::string& text) {
+    return t5cc({"encode", "--model", demo, "--threads", "1", "--out", out.string(), text, "1999"});
+  };
+  const auto regular = tmp / "regular.safetensors";
+  BOOST_TEST_REQUIRE(encode(regular, "42").status == 0);
+  const std::string bytes = t5::read_text_file(regular);
+  BOOST_TEST_REQUIRE(bytes.size() > 1000u);
+
+  const auto fifo = tmp / "states.fifo";
+  BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto reader = shell("cat '" + fifo.string() + "' > '" + (tmp / "from_fifo").string() + "'");
+  const auto through = t5cc({"encode", "--model", demo, "--threads", "1", "--out", fifo.string(), "42", "1999"}, std::chrono::seconds(30));
+  BOOST_TEST(through.status == 0, through.err);
+  BOOST_TEST(reader.wait(std::chrono::seconds(10)).status == 0);
+  BOOST_TEST(std::filesystem::is_fifo(std::filesystem::symlink_status(fifo)));
+  BOOST_TEST((t5::read_text_file(tmp / "from_fifo") == bytes));
+
+  std::filesystem::create_directory(tmp / "folder");
+  std::ofstream(tmp / "folder" / "kept") << "kept";
+  for (const std::string& out : {(tmp / "folder").string(), (tmp / "folder").string() + "/"}) {
+    const auto r = t5cc({"encode", "--model", demo, "--out", out, "42"});
+    BOOST_TEST(r.status == 1, r.err);
+    expect_one_line_in_t5cc_words(r, "--out DIR");
+  }
+  BOOST_TEST(names_in(tmp / "folder") == std::vector<std::string>{"kept"}, boost::test_tools::per_element());
+
+  const auto target = tmp / "target.safetensors", link = tmp / "link.safetensors";
+  std::ofstream(target) << "old";
+  std::filesystem::create_symlink(target.filename(), link);
+  BOOST_TEST(encode(link, "42").status == 0);
+  BOOST_TEST(std::filesystem::is_symlink(link));
+  BOOST_TEST((t5::read_text_file(target) == bytes));
+
+  // A job that fails before its output is opened (an input longer than --pad-to), one that fails
+  // while writing it (a file size limit of 4 KiB, below the file's size) and one the tool refuses
+  // (--out naming the model's own weights) leave every file as it was.
+  const auto too_long = t5cc({"encode", "--model", demo, "--pad-to", "3", "--out", regular.string(), "42", "1999 1999 1999"});
+  BOOST_TEST(too_long.status == 1, too_long.err);
+  BOOST_TEST((t5::read_text_file(regular) == bytes));
+  BOOST_TEST_REQUIRE(bytes.size() > 4096u);
+  const auto limited = t5::test::run_command({"/bin/bash", "-c", "ulimit -f 4; exec '" + t5::test::t5cc_binary() + "' encode --model '" + demo +
+                                                                 "' --threads 1 --out '" + regular.string() + "' 7 1999"});
+  BOOST_TEST(limited.status == 1, limited.err);
+  expect_one_line_in_t5cc_words(limited, "--out under ulimit -f");
+  BOOST_TEST(limited.err.find("write failed: File too large") != std::string::npos, limited.err);
+  BOOST_TEST((t5::read_text_file(regular) == bytes));
+  const auto weights = std::filesystem::path(demo) / "model.safetensors";
+  const std::string weight_bytes = t5::read_text_file(weights);
+  const auto own = t5cc({"encode", "--model", demo, "--out", weights.string(), "42"});
+  BOOST_TEST(own.status == 2, own.err);
+  BOOST_TEST(own.err.find("of the model") != std::string::npos, own.err);
+  BOOST_TEST((t5::read_text_file(weights) == weight_bytes));
+  BOOST_TEST(names_in(tmp.path()) == (std::vector<std::string>{"folder", "from_fifo", "link.safetensors", "regular.safetensors", "states.fifo",
+                                                                "target.safetensors"}),
+             boost::test_tools::per_element());
+}
+
+// A job killed while it writes its output (SIGTERM, SIGINT) leaves no temporary file next to the
+// target, and the previous output byte for byte.
+BOOST_AUTO_TEST_CASE(killed_job_leaves_the_previous_output) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  t5::test::TempDir tmp, work;
+  {
+    std::ofstream inputs(work / "inputs.txt");
+    for (int i = 0; i < 20000; ++i) inputs << i * 7919 << " " << i << "\n";  // some 5 s of encoding on one thread
+  }
+  const auto out = tmp / "states.safetensors";
+  BOOST_TEST_REQUIRE(t5cc({"encode", "--model", demo, "--threads", "1", "--out", out.string(), "42"}).status == 0);
+  const std::string previous = t5::read_text_file(out);
+  for (const int signal : {SIGTERM, SIGINT}) {
+    t5::test::RunningCommand job(
+        {t5::test::t5cc_binary(), "encode", "--model", demo, "--threads", "1", "--input", (work / "inputs.txt").string(), "--out", out.string()});
+    bool writing = false;  // the temporary file is there and the job still runs
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30); !writing && job.running() && std::chrono::steady_clock::now() < until;) {
+      for (const auto& name : names_in(tmp.path())) writing = writing || name.find(".t5cc-tmp-") != std::string::npos;
+      if (!writing) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    BOOST_TEST_REQUIRE(writing, "the job never wrote a temporary file while it ran");
+    job.signal(signal);
+    const auto r = job.wait(std::chrono::seconds(30));
+    BOOST_TEST(r.status == 128 + signal, "killed while running: status " << r.status << " " << r.err);
+    BOOST_TEST((t5::read_text_file(out) == previous));
+    BOOST_TEST_REQUIRE(names_in(tmp.path()) == std::vector<std::string>{"states.safetensors"}, boost::test_tools::per_element());
+  }
+}
+
+// Whatever fails below the tool (the file system, the standard library, a full stdout) is one line
+// in t5cc's words, never the raw text of an exception.
+BOOST_AUTO_TEST_CASE(errors_from_below_are_one_line_in_t5cc_words) {
+  const std::string demo = std::getenv("T5CC_DEMO_MODEL");
+  t5::test::TempDir tmp;
+  std::filesystem::create_symlink(tmp / "loop_b", tmp / "loop_a");
+  std::filesystem::create_symlink(tmp / "loop_a", tmp / "loop_b");
+  const std::string too_long(300, 'x');
+  const std::vector<std::vector<std::string>> cases = {
+      {"inspect", "--model", too_long},
+      {"inspect", "--model", (tmp / "loop_a").string()},
+      {"generate", "--model", (tmp / "loop_a").string(), "42"},
+      {"tokenize", "--model", too_long, "42"},
+      {"tokenize", "--spm", (tmp / "loop_a").string(), "42"},
+      {"generate", "--model", demo, "--input", "a\nb"},
+      {"generate", "--model", demo, "--input", too_long},
+      {"encode", "--model", demo, "--out", (tmp / "loop_a").string(), "42"},
+      {"encode", "--model", demo, "--out", (tmp / too_long).string(), "42"},
+      {"encode", "--model", demo, "--out", (tmp / "absent" / "x").string(), "42"},
+  };
+  for (const auto& args : cases) {
+    const auto r = t5cc(args, std::chrono::seconds(30));
+    std::string what;
+    for (const auto& a : args) what += (what.empty() ? "" : " ") + a.substr(0, 60);
+    BOOST_TEST(r.status == 1, what << ": " << r.err);
+    expect_one_line_in_t5cc_words(r, what);
+  }
+  const auto full = t5::test::run_command({"/bin/bash", "-c", "exec '" + t5::test::t5cc_binary() + "' tokenize --model '" + demo + "' 42 > /dev/full"});
+  BOOST_TEST(full.status == 1, full.err);
+  expect_one_line_in_t5cc_words(full, "stdout on /dev/full");
+  BOOST_TEST(full.err.find("No space left on device") != std::string::npos, full.err);
 }
 
 // --device cuda --dtype: refused with a clear error where the build or the machine has no GPU; on a
