@@ -1,12 +1,47 @@
 // Round trips: checkpoints the test writes (F32, F16, BF16, sharded, encoder-only, every variant)
-// are read back, detected and validated, and every tensor's bytes equal what was written.
+// are read back, detected and validated, and every tensor's bytes equal what was written; the
+// writer and every committed fixture follow the reference crate's layout.
+//
+// The safetensors rules io/safetensors.hpp enforces, against the reference implementation
+// (huggingface/safetensors, safetensors/src/tensor.rs: SafeTensors::read_metadata and
+// Metadata::validate; the failing cases are in test_bad_inputs.cpp):
+//   the same as the crate
+//   - the file holds at least the 8-byte header length (HeaderTooSmall);
+//   - header length <= 100,000,000 (HeaderTooLarge) and <= file size - 8 (InvalidHeaderLength);
+//   - the header is UTF-8 (InvalidHeader): nlohmann refuses ill-formed UTF-8 in strings, and any
+//     byte >= 0x80 outside them is a syntax error;
+//   - the header starts with '{' (InvalidHeaderStart, enforced since the crate's 0.4): no byte
+//     order mark, no leading whitespace; trailing spaces, the writers' padding, are accepted;
+//   - the header is a JSON object (InvalidHeaderDeserialization), nested at most 128 deep
+//     (serde_json's recursion limit; core/json.hpp);
+//   - "__metadata__", when present, is an object of strings;
+//   - each tensor has dtype, shape and data_offsets, with end >= begin (InvalidOffset);
+//   - element count and byte size by checked multiplication, a partial product past 2^64 refused
+//     (ValidationOverflow): [2^62, 4, 0] is refused, [2^62, 2, 0] holds 0 elements;
+//   - end - begin == element count x dtype size (TensorInvalidInfo);
+//   - sorted by data_offsets, the first tensor begins at 0 and each where the previous ended
+//     (InvalidOffset): no gap, no overlap;
+//   - the last tensor ends where the file ends (MetadataIncompleteBuffer): no trailing bytes;
+//   - no alignment is required: a tensor at any offset is read by memcpy (core/dtype.hpp).
+//   stricter in t5cc
+//   - a duplicate key anywhere in the header is refused (serde_json keeps one of two equal tensor
+//     names silently);
+//   - dimensions and offsets must fit int64 (the crate: usize), and dtype tags are those of
+//     core/dtype.hpp (recent crates also know F8_E8M0, F6_*, F4, C64: refused as unknown);
+//   - a checkpoint's weights must be F32, F16 or BF16 and finite (checked as they load).
+//   looser in t5cc: nothing.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
 
+#include "expect_error.hpp"
 #include "synthetic_checkpoint.hpp"
 #include "print.hpp"
 #include "t5/core/dtype.hpp"
@@ -146,6 +181,22 @@ BOOST_AUTO_TEST_CASE(embedding_stored_only_under_its_encoder_name) {
   BOOST_TEST(ck.detected().encoder_only);
 }
 
+// The HuggingFace cache layout: snapshots/REV/NAME is a relative symlink to blobs/HASH. Every
+// file is opened through its link (the regular-file check applies to the target).
+BOOST_AUTO_TEST_CASE(hf_cache_symlinks_are_followed) {
+  t5::test::TempDir dir;
+  SyntheticModel m;
+  m.shards = 2;
+  t5::test::write_checkpoint(dir / "blobs", m);
+  const auto snapshot = dir.path() / "snapshots" / "rev";
+  std::filesystem::create_directories(snapshot);
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "blobs"))
+    std::filesystem::create_symlink(std::filesystem::path("../../blobs") / entry.path().filename(), snapshot / entry.path().filename());
+  const auto ck = t5::Checkpoint::open(snapshot);
+  BOOST_TEST(ck.weights().files().size() == 2u);
+  BOOST_TEST((ck.detected().hparams == m.hparams));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(safetensors_format)
@@ -178,6 +229,74 @@ BOOST_AUTO_TEST_CASE(writer_layout_metadata_and_alignment) {
 
   BOOST_CHECK_THROW(w.add("a", t5::DType::F32, {1}, std::as_bytes(std::span<const float>(a.data(), 1))), t5::Error);
   BOOST_CHECK_THROW(w.add("b", t5::DType::F32, {2}, std::as_bytes(std::span<const float>(a.data(), 1))), t5::Error);
+}
+
+namespace {
+/// The header length and the header of a safetensors file.
+std::pair<std::uint64_t, std::string> raw_header(const std::filesystem::path& p) {
+  const std::string bytes = t5::read_text_file(p);
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  return {n, bytes.substr(8, n)};
+}
+}  // namespace
+
+// What the crate writes: the header padded with spaces to a multiple of 8 bytes, the tensors back to
+// back from byte 0 of the data section, nothing after the last (the reader refuses anything else).
+BOOST_AUTO_TEST_CASE(writer_and_fixtures_follow_the_crate_layout) {
+  t5::test::TempDir dir;
+  SyntheticModel m;
+  m.shards = 2;
+  m.dtype = t5::DType::F16;
+  t5::test::write_checkpoint(dir.path(), m);
+  std::vector<std::filesystem::path> files{dir / "model-00001-of-00002.safetensors", dir / "model-00002-of-00002.safetensors"};
+  for (const char* variable : {"T5CC_TEST_DATA", "T5CC_DEMO_MODEL"}) {
+    const char* root = std::getenv(variable);
+    BOOST_TEST_REQUIRE(root != nullptr, variable << " is not set (meson sets it)");
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root))
+      if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
+  }
+  BOOST_TEST(files.size() >= 20u);
+  for (const auto& file : files) {
+    BOOST_TEST_CONTEXT(file.string()) {
+      const auto [length, header] = raw_header(file);
+      BOOST_TEST(length % 8 == 0u);
+      BOOST_TEST(header.front() == '{');
+      BOOST_TEST(header.find_last_not_of(' ') == header.rfind('}'));  // only spaces after the object
+      const t5::io::SafetensorsFile f(file);  // contiguous from 0 to the end, or it throws
+      std::uint64_t bytes = 0;
+      for (const auto& t : f.tensors()) bytes += t.nbytes();
+      BOOST_TEST(8 + length + bytes == f.file_size());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(zero_element_shapes_with_huge_dimensions) {
+  t5::test::TempDir dir;
+  const std::string four(4, '\0');
+  const auto data = std::as_bytes(std::span<const char>(four.data(), four.size()));
+  // [2^62, 2, 0]: every partial product fits 64 bits, the count is 0 (the crate accepts it too).
+  t5::test::write_raw_safetensors(dir / "a.safetensors",
+                                  R"({"empty": {"dtype": "F32", "shape": [4611686018427387904, 2, 0], "data_offsets": [0, 0]},)"
+                                  R"( "one": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})",
+                                  data);
+  const t5::io::SafetensorsFile f(dir / "a.safetensors");
+  BOOST_TEST(f.find("empty")->numel() == 0);
+  BOOST_TEST(f.find("empty")->nbytes() == 0u);
+  BOOST_TEST(f.find("one")->numel() == 1);
+  // [2^62, 4, 0]: 2^64 on the way, refused like the crate's ValidationOverflow.
+  t5::test::write_raw_safetensors(dir / "b.safetensors",
+                                  R"({"x": {"dtype": "F32", "shape": [4611686018427387904, 4, 0], "data_offsets": [0, 0]}})", {});
+  t5::test::expect_error([&] { t5::io::SafetensorsFile{dir / "b.safetensors"}; }, t5::ErrorCode::Format, "more than 2^64");
+  // A hand-made TensorInfo never overflows silently.
+  t5::io::TensorInfo huge{"h", t5::DType::F32, {std::int64_t{1} << 32, std::int64_t{1} << 32}, 0, 0};
+  t5::test::expect_error([&] { (void)huge.numel(); }, t5::ErrorCode::InvalidArgument, "\"h\"");
+  BOOST_CHECK_THROW(t5::io::SafetensorsWriter().add("w", t5::DType::F32, {std::int64_t{1} << 32, std::int64_t{1} << 32, 1}, {}), t5::Error);
+  // No tensor at all: a valid file when nothing follows the header.
+  t5::test::write_raw_safetensors(dir / "c.safetensors", "{}      ", {});
+  BOOST_TEST(t5::io::SafetensorsFile(dir / "c.safetensors").tensors().empty());
+  t5::test::write_raw_safetensors(dir / "d.safetensors", "{}", data);
+  t5::test::expect_error([&] { t5::io::SafetensorsFile{dir / "d.safetensors"}; }, t5::ErrorCode::Format, "4 unused bytes after the header");
 }
 
 BOOST_AUTO_TEST_CASE(writer_into_a_missing_directory_fails_cleanly) {

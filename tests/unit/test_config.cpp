@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <vector>
 
 #include "print.hpp"
 #include "t5/config/hf_config.hpp"
@@ -223,6 +224,67 @@ BOOST_AUTO_TEST_CASE(bad_values_name_their_key) {
       BOOST_TEST(message.find(c.key) != std::string::npos, message);
     }
   }
+}
+
+// core/json.hpp: the rules every JSON file t5cc reads is parsed with.
+BOOST_AUTO_TEST_CASE(json_depth_limit_and_excerpts) {
+  auto nested = [](int depth) { return std::string(static_cast<std::size_t>(depth), '[') + std::string(static_cast<std::size_t>(depth), ']'); };
+  BOOST_CHECK_NO_THROW(t5::parse_json_strict(nested(t5::max_json_depth), "x.json", "key"));  // serde_json's limit, reached
+  for (const std::string& text : {nested(t5::max_json_depth + 1), R"({"a": )" + nested(80'000) + "}"}) {
+    try {
+      (void)t5::parse_json_strict(text, "x.json", "key");
+      BOOST_ERROR("no error for nesting of " << text.size() / 2);
+    } catch (const t5::Error& e) {
+      BOOST_TEST(e.code() == t5::ErrorCode::Format);
+      BOOST_TEST(std::string(e.what()).find("x.json: invalid JSON") == 0u, e.what());
+      BOOST_TEST(std::string(e.what()).find("nested more than 128") != std::string::npos, e.what());
+    }
+  }
+  // Every nlohmann exception of a parse becomes t5::Error(code), one short line.
+  for (const std::string& text : std::vector<std::string>{R"({"a": 1e400})", R"({"a": -1e400})", "{\"a\": \"" + std::string(100'000, 'y') + "\n\"}", "\xff"}) {
+    try {
+      (void)t5::parse_json_strict(text, "x.json", "key", t5::ErrorCode::InvalidConfig);
+      BOOST_ERROR("no error for " << text.substr(0, 40));
+    } catch (const t5::Error& e) {
+      BOOST_TEST(e.code() == t5::ErrorCode::InvalidConfig);
+      BOOST_TEST(std::string(e.what()).find('\n') == std::string::npos, e.what());
+      BOOST_TEST(std::string(e.what()).size() < 300u, e.what());
+    }
+  }
+  // Accessors: a type_error or out_of_range escaping a reader names the file.
+  try {
+    t5::with_json_errors("x.json", t5::ErrorCode::Format, [] { return t5::Json::parse(R"({"a": "s"})").at("a").get<int>(); });
+    BOOST_ERROR("no error for get<int> of a string");
+  } catch (const t5::Error& e) {
+    BOOST_TEST(e.code() == t5::ErrorCode::Format);
+    BOOST_TEST(std::string(e.what()).find("x.json: type must be number") == 0u, e.what());
+  }
+  BOOST_CHECK_THROW(t5::with_json_errors("x.json", t5::ErrorCode::Format, [] { return t5::Json::object().at("missing"); }), t5::Error);
+
+  // Excerpts: short, one line, cut on a UTF-8 boundary, never a whole serialisation.
+  BOOST_TEST(t5::json_excerpt(t5::Json::parse("[1, 2]")) == "[1, 2]");
+  BOOST_TEST(t5::json_excerpt(t5::Json("a\nb")) == "\"a\\nb\"");
+  const auto long_array = t5::Json(std::vector<int>(1'000'000, 7));
+  const std::string array_excerpt = t5::json_excerpt(long_array);
+  std::string first_40 = "[7";
+  for (int i = 0; i < 12; ++i) first_40 += ", 7";
+  BOOST_TEST(array_excerpt == first_40 + ", ...");  // 40 characters, then the cut
+  std::string e_acute;  // "\xc3\xa9" pairs: a cut must not split one
+  for (int i = 0; i < 50; ++i) e_acute += "\xc3\xa9";
+  const std::string cut = t5::quoted_text(e_acute);
+  BOOST_TEST(cut.size() <= t5::quote_chars + 5);
+  BOOST_TEST(cut.substr(cut.size() - 4) == "...\"");
+  BOOST_TEST(t5::Json::parse(cut).get<std::string>().ends_with("..."));  // still valid UTF-8
+  BOOST_TEST(t5::quoted_text("plain") == "\"plain\"");
+}
+
+BOOST_AUTO_TEST_CASE(config_values_are_quoted_briefly) {
+  const std::string text = R"({"model_type": ")" + std::string(10'000, 'm') + "\"}";
+  const std::string message = message_of(text);
+  BOOST_TEST(code_of(text) == t5::ErrorCode::UnsupportedVariant);
+  BOOST_TEST(message.size() < 200u, message);
+  BOOST_TEST(message.find("mmmm...\"") != std::string::npos, message);
+  BOOST_TEST(message_of(R"({"model_type": "t5", "d_model": [)" + std::string(5000, '1') + "]}").size() < 300u);
 }
 
 BOOST_AUTO_TEST_CASE(hparams_validate_direct) {

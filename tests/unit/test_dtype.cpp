@@ -5,7 +5,10 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
+#include <span>
+#include <vector>
 
 #include "t5/core/dtype.hpp"
 
@@ -82,6 +85,44 @@ BOOST_AUTO_TEST_CASE(float_to_bf16_rounds_to_nearest_even) {
   BOOST_TEST(std::isnan(t5::to_float(t5::to_bf16(NAN))));
   BOOST_TEST(t5::to_float(t5::to_bf16(1.0f + 0x1p-8f)) == 1.0f);          // tie, even mantissa stays
   BOOST_TEST(t5::to_float(t5::to_bf16(1.0f + 3 * 0x1p-8f)) == 1.0f + 0x1p-6f);  // tie, odd mantissa rounds up
+}
+
+// convert_elements checks each converted block for NaN/Inf (the loader's one pass over a weight)
+// and returns the first bad index; it reads the bytes at any alignment.
+BOOST_AUTO_TEST_CASE(conversion_finds_the_first_non_finite_element) {
+  const std::size_t n = 3 * t5::convert_block + 17;  // several blocks and a partial one
+  std::vector<float> values(n);
+  for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(i % 101) - 50.0f;
+  for (const std::size_t bad : {std::size_t{0}, std::size_t{255}, std::size_t{256}, t5::convert_block + 3, n - 1}) {
+    for (const float x : {NAN, INFINITY, -INFINITY}) {
+      BOOST_TEST_CONTEXT("index " << bad << ", value " << x) {
+        auto v = values;
+        if (bad + 1 < n) v[n - 1] = NAN;  // a later bad value must not be the one reported
+        v[bad] = x;
+        std::vector<std::byte> f32(n * 4 + 1);  // +1: read the values at an odd address
+        std::memcpy(f32.data() + 1, v.data(), n * 4);
+        const std::span<const std::byte> bytes(f32.data() + 1, n * 4);
+        std::vector<float> to_f32(n);
+        std::vector<t5::bf16> to_bf16(n);
+        std::vector<t5::f16> to_f16(n);
+        BOOST_TEST(t5::convert_elements(bytes, t5::DType::F32, to_f32.data()) == bad);
+        BOOST_TEST(t5::convert_elements(bytes, t5::DType::F32, to_bf16.data()) == bad);
+        BOOST_TEST(t5::convert_elements(bytes, t5::DType::F32, to_f16.data()) == bad);
+        std::vector<std::byte> f16_bytes(n * 2);
+        std::memcpy(f16_bytes.data(), to_f16.data(), n * 2);
+        BOOST_TEST(t5::convert_elements(std::span<const std::byte>(f16_bytes), t5::DType::F16, to_f32.data()) == bad);
+      }
+    }
+  }
+  std::vector<float> out(n);
+  BOOST_TEST(t5::convert_elements(std::as_bytes(std::span<const float>(values)), t5::DType::F32, out.data()) == n);
+  BOOST_TEST(out == values);
+  // A finite F32 beyond F16's range becomes Inf in F16: found too.
+  values[42] = 70000.0f;
+  std::vector<t5::f16> halves(n);
+  BOOST_TEST(t5::convert_elements(std::as_bytes(std::span<const float>(values)), t5::DType::F32, halves.data()) == 42u);
+  BOOST_TEST(t5::convert_elements(std::as_bytes(std::span<const float>(values)), t5::DType::F32, out.data()) == n);
+  BOOST_TEST(t5::first_non_finite(std::span<const t5::bf16>()) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(dtype_names_round_trip) {

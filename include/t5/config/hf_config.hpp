@@ -34,12 +34,28 @@ struct HfConfig {
   /// Error(UnsupportedVariant) for a model_type outside the T5 family, Error(Format) for bad JSON.
   static HfConfig parse(std::string_view text, const std::string& source) {
     const Json j = parse_json_strict(text, source, "key");
+    return with_json_errors(source, ErrorCode::InvalidConfig, [&] { return from_json(j, source); });
+  }
+
+  /// Reads and parses a config.json file. Throws Error(Io) when it cannot be read.
+  static HfConfig read(const std::filesystem::path& path) { return parse(read_text_file(path), path.string()); }
+
+  /// "dense_act_fn \"gelu_new\", is_gated_act true" or "feed_forward_proj \"gated-gelu\"": the
+  /// evidence the activation came from, for messages.
+  std::string activation_evidence() const {
+    if (activation_keys_explicit)
+      return "dense_act_fn " + quoted_text(dense_act_fn) + ", is_gated_act " + (is_gated_act ? "true" : "false");
+    return "feed_forward_proj " + quoted_text(feed_forward_proj);
+  }
+
+ private:
+  static HfConfig from_json(const Json& j, const std::string& source) {
     if (!j.is_object()) throw Error(ErrorCode::InvalidConfig, source + ": expected a JSON object, found " + json_type_name(j));
     auto fail = [&](const std::string& key, const std::string& what) -> Error {
       return Error(ErrorCode::InvalidConfig, source + ": key \"" + key + "\" " + what);
     };
     auto type_error = [&](const std::string& key, const char* expected) -> Error {
-      return fail(key, std::string("must be ") + expected + ", found " + json_type_name(j.at(key)) + " " + j.at(key).dump());
+      return fail(key, std::string("must be ") + expected + ", found " + json_type_name(j.at(key)) + " " + json_excerpt(j.at(key)));
     };
     auto get_int = [&](const char* key, std::int64_t fallback) -> std::int64_t {
       if (!j.contains(key)) return fallback;
@@ -70,8 +86,8 @@ struct HfConfig {
     c.model_type = get_string("model_type", "");
     const bool t5 = c.model_type == "t5";
     if (!t5 && c.model_type != "mt5" && c.model_type != "umt5")
-      throw Error(ErrorCode::UnsupportedVariant, source + ": model_type \"" + c.model_type +
-                                                     "\" is not supported (t5cc runs \"t5\", \"mt5\" and \"umt5\")");
+      throw Error(ErrorCode::UnsupportedVariant, source + ": model_type " + quoted_text(c.model_type) +
+                                                     " is not supported (t5cc runs \"t5\", \"mt5\" and \"umt5\")");
 
     // Defaults: T5Config, MT5Config and UMT5Config constructors in transformers 4.49.
     Hparams& h = c.hparams;
@@ -102,7 +118,7 @@ struct HfConfig {
     const auto dash = c.feed_forward_proj.find('-');
     const bool gated_prefix = dash != std::string::npos && c.feed_forward_proj.substr(0, dash) == "gated";
     if (c.feed_forward_proj.empty() || (dash != std::string::npos && (!gated_prefix || c.feed_forward_proj.find('-', dash + 1) != std::string::npos)))
-      throw fail("feed_forward_proj", "must be \"ACT\" or \"gated-ACT\" (for example \"relu\" or \"gated-gelu\"), found \"" + c.feed_forward_proj + "\"");
+      throw fail("feed_forward_proj", "must be \"ACT\" or \"gated-ACT\" (for example \"relu\" or \"gated-gelu\"), found " + quoted_text(c.feed_forward_proj));
     c.is_gated_act = gated_prefix;
     c.dense_act_fn = gated_prefix ? c.feed_forward_proj.substr(dash + 1) : c.feed_forward_proj;
     if (c.feed_forward_proj == "gated-gelu") c.dense_act_fn = "gelu_new";  // transformers' backward-compatibility rule
@@ -119,17 +135,6 @@ struct HfConfig {
 
     h.validate(source);
     return c;
-  }
-
-  /// Reads and parses a config.json file. Throws Error(Io) when it cannot be read.
-  static HfConfig read(const std::filesystem::path& path) { return parse(read_text_file(path), path.string()); }
-
-  /// "dense_act_fn \"gelu_new\", is_gated_act true" or "feed_forward_proj \"gated-gelu\"": the
-  /// evidence the activation came from, for messages.
-  std::string activation_evidence() const {
-    if (activation_keys_explicit)
-      return "dense_act_fn \"" + dense_act_fn + "\", is_gated_act " + (is_gated_act ? "true" : "false");
-    return "feed_forward_proj \"" + feed_forward_proj + "\"";
   }
 };
 

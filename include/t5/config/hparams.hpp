@@ -7,6 +7,7 @@
 #include <string>
 
 #include "t5/core/error.hpp"
+#include "t5/core/memory_size.hpp"
 
 namespace t5 {
 
@@ -49,6 +50,17 @@ struct Hparams {
     positive("num_layers", num_layers);
     positive("num_decoder_layers", num_decoder_layers);
     if (inner_dim() > limit) fail("num_heads x d_kv", "is " + std::to_string(inner_dim()) + ", too large");
+    // The largest stacked weights, checked once here so that no product of sizes overflows later:
+    // [3 * num_heads*d_kv, d_model] (self-attention QKV), [2 * d_ff, d_model] (gated FFN),
+    // [vocab_size, d_model] (embedding), each below 2^62 elements.
+    constexpr std::int64_t max_elements = std::int64_t{1} << 62;
+    auto matrix = [&](const char* what, std::int64_t rows) {
+      const std::int64_t n = checked_product(rows, d_model);
+      if (n < 0 || n >= max_elements) fail(what, "x d_model is too large (a weight of 2^62 elements or more)");
+    };
+    matrix("3 x num_heads x d_kv", 3 * inner_dim());
+    matrix("2 x d_ff", 2 * d_ff);
+    matrix("vocab_size", vocab_size);
     // The bidirectional bucket function halves num_buckets and keeps half of that for exact
     // distances; fewer than 4 buckets leaves no exact bucket and divides by log(1) = 0.
     if (num_buckets < 4 || num_buckets > 4096)

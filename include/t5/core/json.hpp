@@ -1,12 +1,14 @@
 // Strict JSON parsing for the files t5cc reads (safetensors headers, index files, config.json,
-// tokenizer_config.json): syntax errors and duplicate keys in any object are errors. nlohmann_json
-// alone would keep the last of two duplicate keys silently, so a parse callback watches every
-// object's keys.
+// tokenizer_config.json): syntax errors, duplicate keys in any object and nesting deeper than
+// max_json_depth are errors, every nlohmann exception becomes a t5::Error naming the file, and
+// messages quote untrusted text only as a short one-line excerpt.
 #pragma once
 
+#include <cstddef>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,20 +19,137 @@ namespace t5 {
 
 using Json = nlohmann::json;
 
+/// Deepest nesting of arrays and objects accepted: serde_json's default recursion limit (128), which
+/// the reference safetensors crate parses its headers with. The limit keeps dump(), copies and
+/// every recursive walk of a parsed value far from the stack's end.
+inline constexpr int max_json_depth = 128;
+
+/// Most characters of an untrusted value a message quotes; tensor and key names get name_chars.
+inline constexpr std::size_t quote_chars = 40;
+inline constexpr std::size_t name_chars = 160;
+
+namespace detail {
+
+/// `text` cut to at most `max_chars` bytes, not inside a UTF-8 sequence; `cut` says whether it was.
+inline std::string_view utf8_prefix(std::string_view text, std::size_t max_chars, bool& cut) {
+  cut = text.size() > max_chars;
+  if (!cut) return text;
+  std::size_t n = max_chars;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0u) == 0x80u) --n;  // a continuation byte
+  return text.substr(0, n);
+}
+
+/// Appends a JSON serialisation of `value`, stopping soon after `out` exceeds `max_chars`: a huge
+/// array or string is never serialised whole. Recursion is bounded by max_json_depth.
+inline void append_excerpt(std::string& out, const Json& value, std::size_t max_chars) {
+  if (out.size() > max_chars) return;
+  switch (value.type()) {
+    case Json::value_t::string: {
+      bool cut = false;
+      const auto part = utf8_prefix(value.get_ref<const std::string&>(), max_chars + 1, cut);
+      // dump() escapes control characters (one line); replace: a cut never makes it throw.
+      out += Json(std::string(part)).dump(-1, ' ', false, Json::error_handler_t::replace);
+      if (cut) out.pop_back();  // no closing quote: the string goes on
+      break;
+    }
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& element : value) {
+        if (out.size() > max_chars) return;
+        if (!std::exchange(first, false)) out += ", ";
+        append_excerpt(out, element, max_chars);
+      }
+      out += ']';
+      break;
+    }
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, element] : value.items()) {
+        if (out.size() > max_chars) return;
+        if (!std::exchange(first, false)) out += ", ";
+        append_excerpt(out, Json(key), max_chars);
+        out += ": ";
+        append_excerpt(out, element, max_chars);
+      }
+      out += '}';
+      break;
+    }
+    default: out += value.dump(); break;  // numbers, booleans, null: short
+  }
+}
+
+}  // namespace detail
+
+/// A JSON value as a message quotes it: serialised on one line, at most `max_chars` characters and
+/// "..." when cut. Use it for every value read from a file, never dump().
+inline std::string json_excerpt(const Json& value, std::size_t max_chars = quote_chars) {
+  std::string out;
+  detail::append_excerpt(out, value, max_chars);
+  bool cut = false;
+  std::string text(detail::utf8_prefix(out, max_chars, cut));
+  return cut ? text + "..." : text;
+}
+
+/// A string from a file (a value; a key, tensor or file name with max_chars = name_chars) as a
+/// message quotes it: in double quotes, control characters escaped (one line), at most `max_chars`
+/// characters and "..." when cut.
+inline std::string quoted_text(std::string_view text, std::size_t max_chars = quote_chars) {
+  bool cut = false;
+  const auto part = detail::utf8_prefix(text, max_chars, cut);
+  const std::string q = Json(std::string(part)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  return cut ? q.substr(0, q.size() - 1) + "...\"" : q;
+}
+
+/// What an nlohmann exception says, without its "[json.exception.type_error.302] " prefix and cut
+/// to one short line (a parse error quotes the token it read, which may be the whole input).
+inline std::string json_exception_text(const Json::exception& e) {
+  std::string_view what = e.what();
+  if (auto pos = what.find("] "); pos != std::string_view::npos) what.remove_prefix(pos + 2);
+  std::string text;
+  for (const char c : what) text += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+  bool cut = false;
+  std::string out(detail::utf8_prefix(text, 160, cut));
+  return cut ? out + "..." : out;
+}
+
+/// Runs `read` (a reader walking a parsed value with at(), get<>() ...), turning any nlohmann
+/// exception it lets escape into Error(code) naming `source`.
+template <class F>
+decltype(auto) with_json_errors(const std::string& source, ErrorCode code, F&& read) {
+  try {
+    return std::forward<F>(read)();
+  } catch (const Json::exception& e) {
+    throw Error(code, source + ": " + json_exception_text(e));
+  }
+}
+
 /// Parses `text`. `source` names the file in messages; `key_kind` says what a top-level key is
 /// ("tensor name", "key") so a duplicate is reported in the reader's terms. Throws Error(code).
 inline Json parse_json_strict(std::string_view text, const std::string& source, std::string_view key_kind,
                               ErrorCode code = ErrorCode::Format) {
   std::vector<std::set<std::string>> open_objects;
-  auto watch_keys = [&](int depth, Json::parse_event_t event, Json& parsed) {
+  std::string last_key;  // names the key a bad value follows
+  auto invalid = [&] {
+    return source + ": invalid JSON" + (last_key.empty() ? "" : " (after key " + quoted_text(last_key, name_chars) + ")") + ": ";
+  };
+  auto watch = [&](int depth, Json::parse_event_t event, Json& parsed) {
     switch (event) {
-      case Json::parse_event_t::object_start: open_objects.emplace_back(); break;
+      case Json::parse_event_t::object_start:
+      case Json::parse_event_t::array_start:
+        // `depth` counts the containers around this one; checked before the DOM grows deeper.
+        if (depth >= max_json_depth)
+          throw Error(code, invalid() + "arrays and objects nested more than " + std::to_string(max_json_depth) + " deep");
+        if (event == Json::parse_event_t::object_start) open_objects.emplace_back();
+        break;
       case Json::parse_event_t::object_end: open_objects.pop_back(); break;
       case Json::parse_event_t::key: {
         const auto& key = parsed.get_ref<const std::string&>();
+        last_key = key.substr(0, name_chars + 1);
         if (!open_objects.back().insert(key).second) {
           const std::string kind = depth == 1 ? std::string(key_kind) : "key";
-          throw Error(code, source + ": duplicate " + kind + " \"" + key + "\" in JSON");
+          throw Error(code, source + ": duplicate " + kind + " " + quoted_text(key, name_chars) + " in JSON");
         }
         break;
       }
@@ -39,12 +158,10 @@ inline Json parse_json_strict(std::string_view text, const std::string& source, 
     return true;
   };
   try {
-    return Json::parse(text.begin(), text.end(), watch_keys);
-  } catch (const Json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 3: ..."
-    std::string what = e.what();
-    if (auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-    throw Error(code, source + ": invalid JSON: " + what);
+    return Json::parse(text.begin(), text.end(), watch);
+  } catch (const Json::exception& e) {
+    // parse_error (syntax, bad UTF-8) and out_of_range (a number beyond a double, such as 1e400)
+    throw Error(code, invalid() + json_exception_text(e));
   }
 }
 

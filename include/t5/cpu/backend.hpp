@@ -117,8 +117,10 @@ class Backend {
   template <class U>
   Weight<U> weight(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) {
     check(total_elements(parts) == rows * cols, "weight: the parts do not fill the shape");
-    if (parts.size() == 1 && parts[0].dtype == dtype_of<U>() && reinterpret_cast<std::uintptr_t>(parts[0].bytes.data()) % alignof(U) == 0)
+    if (parts.size() == 1 && parts[0].dtype == dtype_of<U>() && reinterpret_cast<std::uintptr_t>(parts[0].bytes.data()) % alignof(U) == 0) {
+      parts[0].check_finite();  // no conversion to check NaN/Inf during: one read of the bytes
       return Weight<U>(reinterpret_cast<const U*>(parts[0].bytes.data()), rows, cols, parts[0].file);
+    }
     std::vector<U> values(static_cast<std::size_t>(rows * cols));
     convert_parts(parts, values.data());
     return Weight<U>(std::move(values), rows, cols);

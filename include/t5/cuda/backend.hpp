@@ -96,10 +96,11 @@ class Backend {
     for (const auto& p : parts) {
       const auto n = static_cast<std::size_t>(p.elements());
       if (p.dtype == dtype_of<U>()) {
+        p.check_finite();  // no conversion to check NaN/Inf during: one read of the bytes
         copy_to_device_async(dst, p.bytes.data(), p.bytes.size(), stream_.get());  // pageable: staged before it returns
       } else {
         staging.resize(n);
-        convert_elements(p.bytes, p.dtype, staging.data());
+        p.convert_to(staging.data());  // refuses NaN/Inf, naming the tensor
         copy_to_device_async(dst, staging.data(), n * sizeof(U), stream_.get());
       }
       dst += n;

@@ -37,7 +37,7 @@ class Checkpoint {
   /// every tensor against it (presence, dtype, rank, shape, no unknown names, aliases equal to the
   /// embedding). Throws t5::Error with a message naming the file and the tensor or key.
   static Checkpoint open(const std::filesystem::path& dir) {
-    if (!std::filesystem::is_directory(dir))
+    if (path_kind(dir) != PathKind::Directory)
       throw Error(ErrorCode::Io, dir.string() + ": not a directory (a checkpoint is a directory holding config.json and safetensors weights)");
     HfConfig config = HfConfig::read(dir / "config.json");
     io::WeightFiles weights(dir);
@@ -70,6 +70,7 @@ class Checkpoint {
 
   void validate() {
     const Hparams& h = detected_.hparams;
+    check_block_counts(h);
     expected_ = hf::expected_tensors(h, detected_.policies, detected_.encoder_only);
     const std::string dir = weights_.dir().string();
 
@@ -94,10 +95,23 @@ class Checkpoint {
         require_equal_to_embedding(ref, config_.source + " sets tie_word_embeddings (the default for model_type \"" +
                                             config_.model_type + "\")", ErrorCode::InvalidConfig);
       } else {
-        throw Error(ErrorCode::Format, where(ref) + ": unknown tensor \"" + name + "\" (not part of a " + config_.model_type +
+        throw Error(ErrorCode::Format, where(ref) + ": unknown tensor " + quoted_text(name, name_chars) + " (not part of a " + config_.model_type +
                                            " model with " + variant_summary() + ")");
       }
     }
+  }
+
+  /// num_layers and num_decoder_layers come from config.json: bounded by the tensors present (a
+  /// block holds several) before a table of that many blocks is built.
+  void check_block_counts(const Hparams& h) const {
+    const auto present = static_cast<std::int64_t>(weights_.size());
+    auto check = [&](const char* key, std::int64_t blocks) {
+      if (blocks > present)
+        throw Error(ErrorCode::InvalidConfig, config_.source + ": " + key + " " + std::to_string(blocks) + " asks for more blocks than the " +
+                                                  std::to_string(present) + " tensors of " + weights_.description() + " could hold");
+    };
+    check("num_layers", h.num_layers);
+    if (!detected_.encoder_only) check("num_decoder_layers", h.num_decoder_layers);
   }
 
   static void check_weight_dtype(const io::TensorRef& ref) {

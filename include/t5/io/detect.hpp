@@ -10,6 +10,7 @@
 #include "t5/config/hf_config.hpp"
 #include "t5/config/variant.hpp"
 #include "t5/core/error.hpp"
+#include "t5/core/json.hpp"
 #include "t5/core/policies.hpp"
 #include "t5/io/hf_names.hpp"
 
@@ -38,12 +39,12 @@ inline Policies policies_from_config(const HfConfig& c) {
     if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast" || act == "gelu_accurate") p.gelu = GeluApprox::Tanh;
     else if (act == "gelu" || act == "gelu_python") p.gelu = GeluApprox::Erf;
     else
-      throw Error(ErrorCode::UnsupportedVariant, c.source + ": gated activation \"" + act + "\" (" + c.activation_evidence() +
+      throw Error(ErrorCode::UnsupportedVariant, c.source + ": gated activation " + quoted_text(act) + " (" + c.activation_evidence() +
                                                      ") is not supported: t5cc runs a gated GELU (gelu_new, gelu_pytorch_tanh, "
                                                      "gelu_fast, gelu_accurate, gelu, gelu_python) or a plain relu");
   } else {
     if (act != "relu")
-      throw Error(ErrorCode::UnsupportedVariant, c.source + ": non-gated activation \"" + act + "\" (" + c.activation_evidence() +
+      throw Error(ErrorCode::UnsupportedVariant, c.source + ": non-gated activation " + quoted_text(act) + " (" + c.activation_evidence() +
                                                      ") is not supported: t5cc runs a plain relu or a gated GELU");
     p.ffn = Ffn::Relu;
     p.gelu = GeluApprox::Tanh;  // unused by ReLU variants; one canonical value keeps dispatch small
@@ -92,16 +93,16 @@ inline Detected detect(const HfConfig& config, const TensorNames& names) {
   const std::string relu_tensor = detail::find_encoder_part(names, hf::Part::Wi);
   if (d.policies.ffn == Ffn::GatedGelu && gated_tensor.empty() && !relu_tensor.empty())
     throw Error(ErrorCode::InvalidConfig, src + ": the config asks for a gated FFN (" + config.activation_evidence() +
-                                              ") but the weights hold \"" + relu_tensor + "\" and no wi_0/wi_1 (a non-gated FFN)");
+                                              ") but the weights hold " + quoted_text(relu_tensor, name_chars) + " and no wi_0/wi_1 (a non-gated FFN)");
   if (d.policies.ffn == Ffn::Relu && !gated_tensor.empty())
     throw Error(ErrorCode::InvalidConfig, src + ": the config asks for a non-gated FFN (" + config.activation_evidence() +
-                                              ") but the weights hold \"" + gated_tensor + "\" (a gated FFN)");
+                                              ") but the weights hold " + quoted_text(gated_tensor, name_chars) + " (a gated FFN)");
 
   const std::string per_layer = detail::per_layer_bias_evidence(names);
   if (d.policies.position_bias == PositionBias::Shared && !per_layer.empty())
-    throw Error(ErrorCode::InvalidConfig, src + ": model_type \"" + config.model_type +
-                                              "\" shares one position-bias table, but the weights hold \"" + per_layer +
-                                              "\" (a per-layer table, as in umt5)");
+    throw Error(ErrorCode::InvalidConfig, src + ": model_type " + quoted_text(config.model_type) +
+                                              " shares one position-bias table, but the weights hold " + quoted_text(per_layer, name_chars) +
+                                              " (a per-layer table, as in umt5)");
   if (d.policies.position_bias == PositionBias::PerLayer && config.hparams.num_layers > 1 && per_layer.empty() &&
       names.contains(hf::name(hf::Stack::Encoder, 0, hf::Part::PositionBias)))
     throw Error(ErrorCode::InvalidConfig, src + ": model_type \"umt5\" has a position-bias table per layer, but the weights "

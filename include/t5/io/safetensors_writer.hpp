@@ -25,17 +25,15 @@ class SafetensorsWriter {
   /// Adds a tensor (the bytes are copied). Throws Error(InvalidArgument) on a duplicate name or
   /// when the byte count does not match shape x dtype size.
   void add(const std::string& name, DType dtype, std::vector<std::int64_t> shape, std::span<const std::byte> data) {
-    std::uint64_t elements = 1;
-    for (auto d : shape) {
-      if (d < 0) throw Error(ErrorCode::InvalidArgument, "safetensors writer: tensor \"" + name + "\" has a negative dimension");
-      elements *= static_cast<std::uint64_t>(d);
-    }
-    if (elements * dtype_size(dtype) != data.size())
-      throw Error(ErrorCode::InvalidArgument, "safetensors writer: tensor \"" + name + "\" of shape " + shape_string(shape) +
-                                                  " needs " + std::to_string(elements * dtype_size(dtype)) + " bytes, got " +
+    const auto elements = shape_elements(shape);
+    if (!elements) throw Error(ErrorCode::InvalidArgument, "safetensors writer: tensor " + quoted_text(name, name_chars) + " has a shape " + shape_string(shape) + " with a negative dimension or more than 2^64 elements");
+    std::uint64_t needed = 0;
+    if (__builtin_mul_overflow(*elements, dtype_size(dtype), &needed) || needed != data.size())
+      throw Error(ErrorCode::InvalidArgument, "safetensors writer: tensor " + quoted_text(name, name_chars) + " of shape " + shape_string(shape) +
+                                                  " needs " + std::to_string(*elements) + " x " + std::to_string(dtype_size(dtype)) + " bytes, got " +
                                                   std::to_string(data.size()));
     if (!entries_.emplace(name, Entry{dtype, std::move(shape), {data.begin(), data.end()}}).second)
-      throw Error(ErrorCode::InvalidArgument, "safetensors writer: duplicate tensor name \"" + name + "\"");
+      throw Error(ErrorCode::InvalidArgument, "safetensors writer: duplicate tensor name " + quoted_text(name, name_chars));
   }
 
   template <class T>
@@ -45,8 +43,9 @@ class SafetensorsWriter {
 
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
 
-  /// Writes the file. Tensors are laid out in name order; the header is padded with spaces to a
-  /// multiple of 8 bytes so every tensor starts 8-byte aligned. Throws Error(Io).
+  /// Writes the file as the reference crate does: tensors back to back in name order from byte 0 of
+  /// the data section (nothing after the last), the header padded with spaces to a multiple of 8
+  /// bytes so every tensor starts 8-byte aligned. Throws Error(Io).
   void write(const std::filesystem::path& path) const {
     Json header = Json::object();
     if (!metadata_.empty()) header["__metadata__"] = metadata_;

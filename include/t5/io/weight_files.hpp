@@ -2,6 +2,7 @@
 // sharded (model.safetensors.index.json naming the shard of each tensor), behind one name index.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -27,7 +28,7 @@ struct TensorRef {
   const SafetensorsFile* file = nullptr;
   std::span<const std::byte> data() const { return file->data(*info); }
   /// The tensor as a backend's weight op reads it.
-  WeightSource source() const { return {data(), info->dtype, file->mapping()}; }
+  WeightSource source() const { return {data(), info->dtype, file->mapping(), info->name}; }
 };
 
 class WeightFiles {
@@ -40,16 +41,18 @@ class WeightFiles {
     namespace fs = std::filesystem;
     const fs::path single = dir / single_file_name;
     const fs::path index = dir / index_file_name;
-    if (fs::exists(single)) {
+    // path_kind, not fs::exists: a symlink loop or an unreadable directory is Error(Io), not a
+    // filesystem_error. Anything present but not a regular file is refused by MappedFile.
+    if (path_kind(single) != PathKind::Missing) {
       files_.push_back(std::make_unique<SafetensorsFile>(single));
       for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
       description_ = std::string(single_file_name);
-    } else if (fs::exists(index)) {
+    } else if (path_kind(index) != PathKind::Missing) {
       open_shards(index);
     } else {
       std::string found;
       for (const char* bin : {"pytorch_model.bin", "pytorch_model.bin.index.json"})
-        if (fs::exists(dir / bin)) found = std::string(" (found ") + bin + ": PyTorch checkpoints are not supported yet)";
+        if (path_kind(dir / bin) != PathKind::Missing) found = std::string(" (found ") + bin + ": PyTorch checkpoints are not supported yet)";
       throw Error(ErrorCode::Io, dir.string() + ": no safetensors weights: neither " + std::string(single_file_name) + " nor " +
                                      std::string(index_file_name) + found);
     }
@@ -82,32 +85,37 @@ class WeightFiles {
     if (!index.is_object() || !index.contains("weight_map") || !index.at("weight_map").is_object())
       throw Error(ErrorCode::Format, src + ": expected an object with a \"weight_map\" object");
     std::map<std::string, SafetensorsFile*> shards;
-    for (const auto& [name, shard_json] : index.at("weight_map").items()) {
-      if (!shard_json.is_string())
-        throw Error(ErrorCode::Format, src + ": weight_map entry \"" + name + "\" is " + json_type_name(shard_json) + ", expected a file name");
-      const std::string shard = shard_json.get<std::string>();
-      // A shard is a plain file name beside the index: nothing may reach outside the directory.
-      if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
-        throw Error(ErrorCode::Format, src + ": weight_map entry \"" + name + "\" names \"" + shard +
-                                           "\", expected a file name in the same directory");
-      auto [it, inserted] = shards.emplace(shard, nullptr);
-      if (inserted) {
-        const auto path = dir_ / shard;
-        if (!std::filesystem::exists(path))
-          throw Error(ErrorCode::Io, src + ": shard \"" + shard + "\" (holding \"" + name + "\") does not exist");
-        files_.push_back(std::make_unique<SafetensorsFile>(path));
-        it->second = files_.back().get();
+    with_json_errors(src, ErrorCode::Format, [&] {
+      for (const auto& [name, shard_json] : index.at("weight_map").items()) {
+        const std::string entry = src + ": weight_map entry " + quoted_text(name, name_chars);
+        if (!shard_json.is_string())
+          throw Error(ErrorCode::Format, entry + " is " + json_type_name(shard_json) + " " + json_excerpt(shard_json) + ", expected a file name");
+        const std::string& shard = shard_json.get_ref<const std::string&>();
+        // A shard is a plain file name beside the index: nothing may reach outside the directory,
+        // no NUL may cut the name short as a C path, no control character split a message naming it.
+        const bool plain = std::none_of(shard.begin(), shard.end(), [](char c) { return c == '/' || static_cast<unsigned char>(c) < 0x20; });
+        if (shard.empty() || !plain || shard == "." || shard == "..")
+          throw Error(ErrorCode::Format, entry + " names " + quoted_text(shard, name_chars) + ", expected a file name in the same directory");
+        auto [it, inserted] = shards.emplace(shard, nullptr);
+        if (inserted) {
+          const auto path = dir_ / shard;
+          if (path_kind(path) == PathKind::Missing)
+            throw Error(ErrorCode::Io, src + ": shard " + quoted_text(shard, name_chars) + " (holding " + quoted_text(name, name_chars) + ") does not exist");
+          files_.push_back(std::make_unique<SafetensorsFile>(path));
+          it->second = files_.back().get();
+        }
+        const TensorInfo* info = it->second->find(name);
+        if (info == nullptr)
+          throw Error(ErrorCode::Format, src + ": tensor " + quoted_text(name, name_chars) + " is mapped to " + quoted_text(shard, name_chars) +
+                                             ", which does not hold it");
+        by_name_.emplace(name, TensorRef{info, it->second});
       }
-      const TensorInfo* info = it->second->find(name);
-      if (info == nullptr)
-        throw Error(ErrorCode::Format, src + ": tensor \"" + name + "\" is mapped to \"" + shard + "\", which does not hold it");
-      by_name_.emplace(name, TensorRef{info, it->second});
-    }
+    });
     for (const auto& file : files_)
       for (const auto& t : file->tensors()) {
         const TensorRef* ref = find(t.name);
         if (ref == nullptr || ref->file != file.get())
-          throw Error(ErrorCode::Format, file->path().string() + ": tensor \"" + t.name + "\" is not mapped to this shard by " +
+          throw Error(ErrorCode::Format, file->path().string() + ": tensor " + quoted_text(t.name, name_chars) + " is not mapped to this shard by " +
                                              std::string(index_file_name));
       }
     description_ = std::string(index_file_name) + " (" + std::to_string(files_.size()) + " shards)";

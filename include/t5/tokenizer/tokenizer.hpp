@@ -5,8 +5,10 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -45,36 +47,31 @@ class Tokenizer {
   /// leaves room for 300, else 100; pad and eos ids from config.json.
   static Tokenizer from_model_dir(const std::filesystem::path& dir) {
     const auto spm = dir / "spiece.model";
-    if (!std::filesystem::exists(spm))
+    if (path_kind(spm) == PathKind::Missing)
       throw Error(ErrorCode::Tokenizer, dir.string() + ": no spiece.model (the tokenizer t5cc reads is SentencePiece's)");
     const HfConfig config = HfConfig::read(dir / "config.json");
-    std::optional<std::int64_t> extra_ids;
-    const auto tokenizer_config = dir / "tokenizer_config.json";
-    if (std::filesystem::exists(tokenizer_config)) {
-      const Json j = parse_json_strict(read_text_file(tokenizer_config), tokenizer_config.string(), "key");
-      if (j.is_object() && j.contains("extra_ids")) {
-        if (!j.at("extra_ids").is_number_integer() || j.at("extra_ids").get<std::int64_t>() < 0)
-          throw Error(ErrorCode::Tokenizer, tokenizer_config.string() + ": extra_ids must be a non-negative integer");
-        extra_ids = j.at("extra_ids").get<std::int64_t>();
-      }
-    }
+    const std::optional<std::int64_t> extra_ids = read_extra_ids(dir / "tokenizer_config.json");
     Tokenizer t = load(spm);
     const Hparams& h = config.hparams;
     const std::int64_t count = extra_ids ? *extra_ids : config.model_type == "umt5" && h.vocab_size >= t.pieces_ + 300 ? 300 : 100;
-    t.add_sentinels(count, spm.string());
-    if (t.vocab_size() > h.vocab_size)
-      throw Error(ErrorCode::Tokenizer, spm.string() + ": " + std::to_string(t.pieces_) + " pieces + " + std::to_string(count) +
-                                            " sentinels exceed vocab_size " + std::to_string(h.vocab_size) + " of " + config.source);
+    const std::string count_source = extra_ids ? "extra_ids of " + (dir / "tokenizer_config.json").string() : "the default for model_type " + quoted_text(config.model_type);
+    t.add_sentinels(count, spm.string(), count_source, h.vocab_size, "vocab_size " + std::to_string(h.vocab_size) + " of " + config.source);
     t.pad_id_ = static_cast<std::int32_t>(h.pad_id);
     t.eos_id_ = static_cast<std::int32_t>(h.eos_id);
     return t;
   }
 
-  /// A SentencePiece model file alone: `sentinels` sentinels (T5: 100); pad and eos from the model
-  /// (pad 0 and eos 1 when it defines none).
+  /// Most sentinels from_spm adds (T5 has 100, UMT5 300): a bound on what the count builds.
+  static constexpr std::int64_t max_sentinels = 1 << 20;
+
+  /// A SentencePiece model file alone: `sentinels` sentinels (T5: 100, at most max_sentinels); pad
+  /// and eos from the model (pad 0 and eos 1 when it defines none).
   static Tokenizer from_spm(const std::filesystem::path& file, std::int64_t sentinels = 100) {
+    if (sentinels < 0 || sentinels > max_sentinels)
+      throw Error(ErrorCode::InvalidArgument, file.string() + ": " + std::to_string(sentinels) + " sentinels asked for, expected 0 to " +
+                                                  std::to_string(max_sentinels));
     Tokenizer t = load(file);
-    t.add_sentinels(sentinels, file.string());
+    t.add_sentinels(sentinels, file.string(), "asked for", std::numeric_limits<std::int32_t>::max(), "the int32 token ids");
     return t;
   }
 
@@ -154,6 +151,22 @@ class Tokenizer {
  private:
   Tokenizer() : sp_(std::make_shared<sentencepiece::SentencePieceProcessor>()) {}
 
+  /// tokenizer_config.json's "extra_ids", when the file exists and has the key.
+  static std::optional<std::int64_t> read_extra_ids(const std::filesystem::path& path) {
+    if (path_kind(path) == PathKind::Missing) return std::nullopt;
+    const std::string src = path.string();
+    const Json j = parse_json_strict(read_text_file(path), src, "key");
+    return with_json_errors(src, ErrorCode::Tokenizer, [&]() -> std::optional<std::int64_t> {
+      if (!j.is_object() || !j.contains("extra_ids")) return std::nullopt;
+      const Json& v = j.at("extra_ids");
+      if (!v.is_number_unsigned() || v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        throw Error(ErrorCode::Tokenizer, src + ": extra_ids must be a non-negative integer below 2^63, found " + json_excerpt(v));
+      return v.get<std::int64_t>();
+    });
+  }
+
+  /// The model's bytes, read by t5cc (a FIFO or a device is refused before anything blocks) and
+  /// handed to SentencePiece as a serialized proto: SentencePiece never opens a path itself.
   static Tokenizer load(const std::filesystem::path& file) {
     Tokenizer t;
     t.source_ = file.string();
@@ -167,17 +180,26 @@ class Tokenizer {
 
   /// Appends `count` user-defined pieces, <extra_id_{count-1}> first and <extra_id_0> last, unless
   /// the model has them already (then they keep their ids, wherever the model put them, and must be
-  /// consecutive in that order).
-  void add_sentinels(std::int64_t count, const std::string& where) {
+  /// consecutive in that order). The vocabulary that results must fit `max_vocab` (`limit` says
+  /// whose); the count (from `count_source`) is checked against it before any sentinel is built.
+  void add_sentinels(std::int64_t count, const std::string& where, const std::string& count_source, std::int64_t max_vocab,
+                     const std::string& limit) {
+    const std::int64_t model_pieces = sp_->GetPieceSize();
     const std::string first = "<extra_id_" + std::to_string(count - 1) + ">";
-    if (count > 0 && sp_->IdToPiece(sp_->PieceToId(first)) == first) {
+    const bool present = count > 0 && sp_->IdToPiece(sp_->PieceToId(first)) == first;
+    const bool fits = present ? count <= model_pieces && model_pieces <= max_vocab : count <= max_vocab - model_pieces;
+    if (!fits)
+      throw Error(ErrorCode::Tokenizer, where + ": " + std::to_string(present ? model_pieces - std::min(count, model_pieces) : model_pieces) +
+                                            " pieces + " + std::to_string(count) + " sentinels exceed " + limit + " (the sentinel count: " +
+                                            count_source + ")");
+    if (present) {
       first_sentinel_ = sp_->PieceToId(first);
       for (std::int64_t n = 0; n < count; ++n) {
         const std::string piece = "<extra_id_" + std::to_string(n) + ">";
         if (sp_->PieceToId(piece) != first_sentinel_ + (count - 1) - n)
           throw Error(ErrorCode::Tokenizer, where + ": the model holds sentinels, but " + piece + " is not where T5 puts it");
       }
-      pieces_ = sp_->GetPieceSize() - count;
+      pieces_ = model_pieces - count;
       sentinels_ = count;
     } else {
       std::string bytes = serialized_;
