@@ -6,7 +6,8 @@
 #                the compile time of -O2 -g for the same reports;
 #   build-tsan/  a ThreadSanitizer build of the cpu tests, running the concurrency suite (threads
 #                calling one model at once; one OpenMP thread per call, as libgomp is not
-#                instrumented).
+#                instrumented);
+#   build-fuzz/  the libFuzzer harnesses (clang), 30 s each (tools/fuzz.sh).
 # Exits non-zero if any test fails. .ci/run runs this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,3 +28,7 @@ tools/configure.sh build-tsan -Db_sanitize=thread -Dcuda=disabled -Dbenchmarks=f
   -Doptimization=1 -Ddebug=false -Dcpp_args=-g1
 ninja -C build-tsan -j "$jobs" tests/test_cpu
 TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --no-rebuild --print-errorlogs cpu/concurrency
+
+# build-fuzz/: the libFuzzer harnesses (clang; tests/fuzz/README.md): every committed seed once
+# (meson suite 'fuzz'), then 30 s of fuzzing per harness; SKIP without clang.
+tools/fuzz.sh 30

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpus of the fuzz harnesses, tests/fuzz/corpus/<harness>/, from the
+fixtures of tests/data and hand-made edge cases (standard library only; the output is the same on
+every run). Usage: python3 tests/fuzz/make_corpus.py   (from anywhere; replaces corpus/ whole)
+
+Seeds are small (a few KB): a file too large to commit is represented by its header alone (the
+valid safetensors files of fuzz_load are written by the harness at run time, see fuzz_load.cpp).
+"""
+import json
+import shutil
+import struct
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent / "data"
+OUT = HERE / "corpus"
+FIXTURES = ["bf16", "buckets", "mt5", "scale_qk", "sharded", "umt5", "v1_0_tied", "v1_1_gated"]
+
+
+def write(harness, name, content):
+    path = OUT / harness / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+
+
+def header_of(path):
+    b = path.read_bytes()
+    (n,) = struct.unpack("<Q", b[:8])
+    return json.loads(b[8 : 8 + n]), b[: 8 + n]
+
+
+def safetensors(header, data=b"", pad=True):
+    """A file as t5::io::SafetensorsWriter lays it out (nlohmann's dump: sorted keys, no spaces)."""
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if pad:
+        text += b" " * ((8 - len(text) % 8) % 8)
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def tensor(dtype, shape, begin, end):
+    return {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
+
+
+def encoder_only_header(header):
+    """The header SafetensorsWriter gives the encoder-only file fuzz_load builds from the bf16 fixture."""
+    out, offset = {}, 0
+    for name in sorted(k for k in header if k.startswith("encoder.") or k == "shared.weight"):
+        t = header[name]
+        size = t["data_offsets"][1] - t["data_offsets"][0]
+        out[name] = tensor(t["dtype"], t["shape"], offset, offset + size)
+        offset += size
+    if "__metadata__" in header:
+        out["__metadata__"] = header["__metadata__"]
+    return out
+
+
+def safetensors_seeds(harness):
+    bf16_header, bf16_head = header_of(DATA / "bf16" / "model.safetensors")
+    write(harness, "bf16-header-only.safetensors", bf16_head)
+    write(harness, "bf16-encoder-only-header-only.safetensors", safetensors(encoder_only_header(bf16_header)))
+    if harness == "load":
+        write(harness, "empty", b"")
+        return
+    f32 = struct.pack("<4f", 1.0, -2.0, 0.5, 3.0)
+    write(harness, "f32-2x2.safetensors", safetensors({"x": tensor("F32", [2, 2], 0, 16)}, f32))
+    write(harness, "metadata.safetensors",
+          safetensors({"__metadata__": {"format": "pt"}, "a": tensor("F16", [2], 0, 4), "b": tensor("BF16", [1, 2], 4, 8)},
+                      struct.pack("<4H", 0x3C00, 0x7C00, 0x7FC0, 0xFF80)))
+    sizes = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "U16": 2, "I32": 4, "U32": 4, "I64": 8, "U64": 8,
+             "F8_E4M3": 1, "F8_E5M2": 1, "F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+    header, offset = {}, 0
+    for dtype, size in sizes.items():
+        header["t_" + dtype] = tensor(dtype, [1], offset, offset + size)
+        offset += size
+    write(harness, "every-dtype.safetensors", safetensors(header, bytes(range(offset))))
+    write(harness, "empty-header.safetensors", safetensors({}, pad=False))
+    write(harness, "zero-size.safetensors", safetensors({"z": tensor("F32", [0, 3], 0, 0), "s": tensor("F32", [], 0, 4)}, b"\0" * 4))
+    write(harness, "unpadded-unaligned.safetensors", safetensors({"x": tensor("F32", [1], 1, 5)}, b"\0" * 5, pad=False))
+    # Hand-made malformed files: each stops at a different check of SafetensorsFile.
+    write(harness, "bad-8-bytes-only", struct.pack("<Q", 0))
+    write(harness, "bad-short", b"\x02\0\0")
+    write(harness, "bad-header-past-end", struct.pack("<Q", 64) + b"{}")
+    write(harness, "bad-header-huge", struct.pack("<Q", 2**63) + b"{}")
+    write(harness, "bad-json", struct.pack("<Q", 5) + b'{"a":')
+    write(harness, "bad-not-object", safetensors([1, 2]))
+    write(harness, "bad-overlap.safetensors", safetensors({"a": tensor("F32", [2], 0, 8), "b": tensor("F32", [2], 4, 12)}, b"\0" * 12))
+    write(harness, "bad-offsets-reversed.safetensors", safetensors({"a": tensor("F32", [0], 8, 0)}, b"\0" * 8))
+    write(harness, "bad-shape-size.safetensors", safetensors({"a": tensor("F32", [3], 0, 8)}, b"\0" * 8))
+    write(harness, "bad-shape-overflow.safetensors",
+          safetensors({"a": tensor("F32", [2**32, 2**32, 2**32], 0, 0)}, b""))
+    write(harness, "bad-unknown-dtype.safetensors", safetensors({"a": tensor("F128", [1], 0, 16)}, b"\0" * 16))
+    duplicate = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    write(harness, "bad-duplicate.safetensors", struct.pack("<Q", len(duplicate)) + duplicate + b"\0" * 4)
+    write(harness, "bad-metadata.safetensors", safetensors({"__metadata__": {"k": 1}}))
+    write(harness, "bad-number-range.safetensors", struct.pack("<Q", 5) + b"1e309")
+    write(harness, "bad-name-newline.safetensors", safetensors({"a\nb": tensor("F32", [1], 0, 8)}, b"\0" * 8))
+
+
+def config_seeds():
+    for fixture in FIXTURES:
+        write("config", fixture + ".json", (DATA / fixture / "config.json").read_bytes())
+    base = json.loads((DATA / "bf16" / "config.json").read_text())
+    cases = {
+        "minimal-t5": {"model_type": "t5", "vocab_size": 320, "d_model": 32, "d_ff": 48, "num_layers": 2, "num_heads": 2},
+        "minimal-umt5": {"model_type": "umt5", "vocab_size": 320, "d_model": 32, "num_layers": 2},
+        "gated-relu": dict(base, feed_forward_proj="gated-relu", dense_act_fn="relu"),
+        "gelu-erf": dict(base, dense_act_fn="gelu"),
+        "scale-qk-untied": dict(base, scale_qk=True, tie_word_embeddings=True),
+        "null-decoder-layers": dict(base, num_decoder_layers=None, decoder_start_token_id=None),
+        "bad-model-type": dict(base, model_type="bert"),
+        "bad-ffp": dict(base, feed_forward_proj="gated-gelu-new"),
+        "bad-zero-layers": dict(base, num_layers=0),
+        "bad-big-int": dict(base, d_model=2**64 - 1),
+        "bad-eps": dict(base, layer_norm_epsilon="1e-6"),
+        "bad-null-pad": dict(base, pad_token_id=None),
+        "bad-buckets": dict(base, relative_attention_num_buckets=3, relative_attention_max_distance=1),
+        "bad-huge-layers": dict(base, num_layers=2**31 - 1),  # once a hang in Checkpoint::open
+    }
+    for name, value in cases.items():
+        write("config", name + ".json", json.dumps(value, indent=1))
+    write("config", "bad-duplicate.json", '{"model_type": "t5", "d_model": 32, "d_model": 64}')
+    write("config", "bad-not-object.json", "[]")
+    write("config", "bad-syntax.json", '{"model_type": "t5",')
+    # Once escaped parse_json_strict: a number out of double's range, a key with a newline.
+    write("config", "bad-number-range.json", '{"model_type": "t5", "layer_norm_epsilon": 1e309}')
+    write("config", "bad-duplicate-newline.json", '{"model_type": "t5", "a\\nb": 1, "a\\nb": 2}')
+
+
+def index_seeds():
+    text = (DATA / "sharded" / "model.safetensors.index.json").read_text()
+    write("index", "sharded.json", text)
+    index = json.loads(text)
+    names = sorted(index["weight_map"])
+    wm = index["weight_map"]
+    cases = {
+        "one-shard-subset": {"weight_map": {n: s for n, s in wm.items() if s == "model-00001-of-00003.safetensors"}},
+        "empty-map": {"metadata": {}, "weight_map": {}},
+        "wrong-shard": {"weight_map": dict(wm, **{names[0]: "model-00003-of-00003.safetensors"})},
+        "missing-shard": {"weight_map": dict(wm, **{names[0]: "model-00004-of-00003.safetensors"})},
+        "escape": {"weight_map": dict(wm, **{names[0]: "../sharded/model-00001-of-00003.safetensors"})},
+        "names-config": {"weight_map": {"x": "config.json"}},
+        "names-itself": {"weight_map": {"x": "model.safetensors.index.json"}},
+        "not-string": {"weight_map": {names[0]: 1}},
+        "no-map": {"metadata": {"total_size": 1}},
+    }
+    for name, value in cases.items():
+        write("index", name + ".json", json.dumps(value, indent=1))
+    write("index", "not-object.json", '"weight_map"')
+
+
+def tokenizer_config_seeds():
+    cases = {
+        "empty": "{}",
+        "extra-100": '{"extra_ids": 100}',
+        "extra-0": '{"extra_ids": 0}',
+        "extra-1": '{"extra_ids": 1, "model_max_length": 512}',
+        "extra-negative": '{"extra_ids": -1}',
+        "extra-float": '{"extra_ids": 1.5}',
+        "extra-string": '{"extra_ids": "100"}',
+        "hf-style": json.dumps({"additional_special_tokens": ["<extra_id_0>", "<extra_id_1>"], "eos_token": "</s>",
+                                "extra_ids": 100, "model_max_length": 512, "pad_token": "<pad>",
+                                "tokenizer_class": "T5Tokenizer", "unk_token": "<unk>"}, indent=1),
+        "not-object": "[100]",
+        "bad-syntax": '{"extra_ids": ',
+        "bad-duplicate": '{"extra_ids": 100, "extra_ids": 1}',
+    }
+    for name, text in cases.items():
+        write("tokenizer_config", name + ".json", text)
+
+
+def tokenizer_text_seeds():
+    texts = json.loads((DATA / "v1_0_tied" / "fixture.json").read_text())["goldens"]["encoder_texts"]
+    texts += list(json.loads((DATA / "spiece_sentinels.json").read_text())["ids"])
+    for i, text in enumerate(texts):
+        write("tokenizer_text", "fixture-%d.txt" % i, text)
+    write("tokenizer_text", "empty.txt", "")
+    write("tokenizer_text", "sentinels.txt", "<extra_id_0><extra_id_99> <extra_id_100> <extra_id_ <extra_id_-1>")
+    write("tokenizer_text", "unicode.txt", "Grüße, 日本語, emoji \U0001F600, \u2581 word\u2581boundary, tab\tnew\nline")
+    write("tokenizer_text", "invalid-utf8.bin", b"ab\xff\xfe\xc3(\xe2\x82 \xf0\x90\x8d\0nul")
+    write("tokenizer_text", "spaces.txt", " " * 40 + "x" + " " * 40)
+
+
+def main():
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    safetensors_seeds("safetensors")
+    safetensors_seeds("load")
+    config_seeds()
+    index_seeds()
+    tokenizer_config_seeds()
+    tokenizer_text_seeds()
+    for d in sorted(OUT.iterdir()):
+        files = list(d.iterdir())
+        print("%-18s %3d seeds, %6d bytes" % (d.name, len(files), sum(f.stat().st_size for f in files)))
+
+
+if __name__ == "__main__":
+    main()
