@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "t5/core/dtype.hpp"
 #include "t5/core/error.hpp"
 #include "t5/core/memory_size.hpp"
 
@@ -83,12 +83,8 @@ struct TokenBatch {
 
 /// The first of `rows` rows of `values` (row-major, `cols` each) holding a NaN or an infinity, or -1.
 inline std::int64_t first_nonfinite_row(std::span<const float> values, std::int64_t cols) {
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    std::uint32_t bits = 0;
-    std::memcpy(&bits, &values[i], sizeof bits);
-    if ((bits & 0x7f800000u) == 0x7f800000u) return static_cast<std::int64_t>(i) / cols;
-  }
-  return -1;
+  const std::size_t bad = first_non_finite(values);  // dtype.hpp's vectorised scan
+  return bad == values.size() ? -1 : static_cast<std::int64_t>(bad) / cols;
 }
 
 /// A dense float tensor on the host, row-major.
