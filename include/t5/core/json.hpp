@@ -125,44 +125,109 @@ decltype(auto) with_json_errors(const std::string& source, ErrorCode code, F&& r
   }
 }
 
+namespace detail {
+
+/// Builds the DOM as nlohmann's own SAX DOM parser does, plus the strict rules: nesting deeper than
+/// max_json_depth and duplicate keys are errors, and every parse error becomes t5::Error. (The
+/// callback parser, the obvious way to add the rules, rescans the parent container after every
+/// nested value: quadratic in the entries of a safetensors header.)
+class StrictJsonBuilder {
+ public:
+  StrictJsonBuilder(Json& root, const std::string& source, std::string_view key_kind, ErrorCode code)
+      : root_(root), source_(source), key_kind_(key_kind), code_(code) {}
+
+  bool null() { return put(nullptr); }
+  bool boolean(bool value) { return put(value); }
+  bool number_integer(Json::number_integer_t value) { return put(value); }
+  bool number_unsigned(Json::number_unsigned_t value) { return put(value); }
+  bool number_float(Json::number_float_t value, const std::string&) { return put(value); }
+  bool string(std::string& value) { return put(std::move(value)); }
+  bool binary(Json::binary_t& value) { return put(Json::binary(std::move(value))); }
+
+  bool start_object(std::size_t) { return open(Json::value_t::object); }
+  bool start_array(std::size_t) { return open(Json::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  bool key(std::string& key) {
+    Frame& frame = open_.back();
+    last_key_ = key.substr(0, name_chars + 1);
+    if (!frame.keys.insert(key).second) {
+      const std::string kind = open_.size() == 1 ? std::string(key_kind_) : "key";
+      throw Error(code_, source_ + ": duplicate " + kind + " " + quoted_text(key, name_chars) + " in JSON");
+    }
+    member_ = &(*frame.value)[key];
+    return true;
+  }
+
+  // Syntax errors, bad UTF-8 and out_of_range (a number beyond a double, such as 1e400).
+  bool parse_error(std::size_t, const std::string&, const Json::exception& e) { throw Error(code_, invalid() + json_exception_text(e)); }
+
+ private:
+  struct Frame {
+    Json* value;
+    std::set<std::string> keys;  // objects only
+  };
+
+  std::string invalid() const {
+    return source_ + ": invalid JSON" + (last_key_.empty() ? "" : " (after key " + quoted_text(last_key_, name_chars) + ")") + ": ";
+  }
+
+  /// Places `value` where the parse is: the root, the end of the open array or the open object's
+  /// last key. Only closed values move when an array grows, so the open frames' pointers stay valid.
+  template <class V>
+  Json* place(V&& value) {
+    if (open_.empty()) {
+      root_ = Json(std::forward<V>(value));
+      return &root_;
+    }
+    Json& parent = *open_.back().value;
+    if (parent.is_array()) {
+      parent.get_ref<Json::array_t&>().emplace_back(std::forward<V>(value));
+      return &parent.get_ref<Json::array_t&>().back();
+    }
+    *member_ = Json(std::forward<V>(value));
+    return member_;
+  }
+
+  template <class V>
+  bool put(V&& value) {
+    place(std::forward<V>(value));
+    return true;
+  }
+
+  bool open(Json::value_t type) {
+    // open_.size() counts the containers around this one; checked before the DOM grows deeper.
+    if (open_.size() >= static_cast<std::size_t>(max_json_depth))
+      throw Error(code_, invalid() + "arrays and objects nested more than " + std::to_string(max_json_depth) + " deep");
+    open_.push_back(Frame{place(type), {}});
+    return true;
+  }
+
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+
+  Json& root_;
+  const std::string& source_;
+  std::string_view key_kind_;
+  ErrorCode code_;
+  std::vector<Frame> open_;
+  Json* member_ = nullptr;  // the value of the open object's last key
+  std::string last_key_;    // names the key a bad value follows
+};
+
+}  // namespace detail
+
 /// Parses `text`. `source` names the file in messages; `key_kind` says what a top-level key is
 /// ("tensor name", "key") so a duplicate is reported in the reader's terms. Throws Error(code).
 inline Json parse_json_strict(std::string_view text, const std::string& source, std::string_view key_kind,
                               ErrorCode code = ErrorCode::Format) {
-  std::vector<std::set<std::string>> open_objects;
-  std::string last_key;  // names the key a bad value follows
-  auto invalid = [&] {
-    return source + ": invalid JSON" + (last_key.empty() ? "" : " (after key " + quoted_text(last_key, name_chars) + ")") + ": ";
-  };
-  auto watch = [&](int depth, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-      case Json::parse_event_t::array_start:
-        // `depth` counts the containers around this one; checked before the DOM grows deeper.
-        if (depth >= max_json_depth)
-          throw Error(code, invalid() + "arrays and objects nested more than " + std::to_string(max_json_depth) + " deep");
-        if (event == Json::parse_event_t::object_start) open_objects.emplace_back();
-        break;
-      case Json::parse_event_t::object_end: open_objects.pop_back(); break;
-      case Json::parse_event_t::key: {
-        const auto& key = parsed.get_ref<const std::string&>();
-        last_key = key.substr(0, name_chars + 1);
-        if (!open_objects.back().insert(key).second) {
-          const std::string kind = depth == 1 ? std::string(key_kind) : "key";
-          throw Error(code, source + ": duplicate " + kind + " " + quoted_text(key, name_chars) + " in JSON");
-        }
-        break;
-      }
-      default: break;
-    }
-    return true;
-  };
-  try {
-    return Json::parse(text.begin(), text.end(), watch);
-  } catch (const Json::exception& e) {
-    // parse_error (syntax, bad UTF-8) and out_of_range (a number beyond a double, such as 1e400)
-    throw Error(code, invalid() + json_exception_text(e));
-  }
+  Json root;
+  detail::StrictJsonBuilder builder(root, source, key_kind, code);
+  Json::sax_parse(text.begin(), text.end(), &builder);  // strict: text after the value is an error
+  return root;
 }
 
 /// A short name for a JSON value's type, for messages ("found a string").
