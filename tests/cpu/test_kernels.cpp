@@ -83,8 +83,10 @@ BOOST_AUTO_TEST_CASE(every_isa_equals_the_portable_kernels) {
         BOOST_TEST(std::abs(ss1 - ss2) <= 1e-14 * ss1, "sum_squares");
 
         std::vector<std::int8_t> q1(n_), q2(n_);
-        BOOST_TEST(base.quantize_row(x.data(), q1.data(), n) == k.quantize_row(x.data(), q2.data(), n));
-        BOOST_TEST((q1 == q2), "quantize_row");
+        for (const float levels : {127.0f, 63.0f}) {
+          BOOST_TEST(base.quantize_row(x.data(), q1.data(), n, levels) == k.quantize_row(x.data(), q2.data(), n, levels));
+          BOOST_TEST((q1 == q2), "quantize_row");
+        }
 
         std::vector<std::uint16_t> h1(n_), h2(n_);
         base.to_bf16(x.data(), h1.data(), n);
@@ -163,13 +165,16 @@ BOOST_AUTO_TEST_CASE(portable_kernels_are_accurate) {
   // int8: max |x| maps to 127, halves round to even, a zero row has scale 0.
   const std::vector<float> row = {0.5f, -1.0f, 0.25f, 1.0f / 254.0f * 3.0f};
   std::vector<std::int8_t> q(row.size());
-  const float scale = k.quantize_row(row.data(), q.data(), 4);
+  const float scale = k.quantize_row(row.data(), q.data(), 4, 127.0f);
   BOOST_TEST(scale == 1.0f / 127.0f);
   BOOST_TEST(q[1] == -127);
   BOOST_TEST(q[0] == 64);  // 63.5 to even
+  BOOST_TEST(k.quantize_row(row.data(), q.data(), 4, 63.0f) == 1.0f / 63.0f);  // 7-bit weights
+  BOOST_TEST(q[1] == -63);
+  BOOST_TEST(q[0] == 32);  // 31.5 to even
   const std::vector<float> zeros(3, 0.0f);
   std::vector<std::int8_t> qz(3, 5);
-  BOOST_TEST(k.quantize_row(zeros.data(), qz.data(), 3) == 0.0f);
+  BOOST_TEST(k.quantize_row(zeros.data(), qz.data(), 3, 127.0f) == 0.0f);
   BOOST_TEST((qz == std::vector<std::int8_t>(3, 0)));
 }
 

@@ -208,14 +208,14 @@ T5_KERNEL_INLINE void to_bf16(const float* x, std::uint16_t* out, std::int64_t n
   }
 }
 
-/// q = round(x / scale) with scale = max|x| / 127 (symmetric, per row); returns scale (0 for a
-/// zero row, whose q are 0).
-T5_KERNEL_INLINE float quantize_row(const float* x, std::int8_t* q, std::int64_t n) {
+/// q = round(x / scale) with scale = max|x| / levels (symmetric, per row; levels 127, or 63 for
+/// weights where int8 products saturate); returns scale (0 for a zero row, whose q are 0).
+T5_KERNEL_INLINE float quantize_row(const float* x, std::int8_t* q, std::int64_t n, float levels) {
   const float amax = max_abs(x, n);
-  const float scale = amax / 127.0f;
-  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  const float scale = amax / levels;
+  const float inv = amax > 0.0f ? levels / amax : 0.0f;
   for (std::int64_t i = 0; i < n; ++i) {
-    const float v = x[i] * inv;  // in [-127, 127]
+    const float v = x[i] * inv;  // in [-levels, levels]
     q[i] = static_cast<std::int8_t>((v + 12582912.0f) - 12582912.0f);  // round half to even
   }
   return scale;
@@ -244,7 +244,7 @@ struct Kernels {
   void (*residual_add)(const float*, float*, std::int64_t, bool);
   void (*scale_rows)(float*, const float*, float, float, float*, std::int64_t);
   void (*to_bf16)(const float*, std::uint16_t*, std::int64_t);
-  float (*quantize_row)(const float*, std::int8_t*, std::int64_t);
+  float (*quantize_row)(const float*, std::int8_t*, std::int64_t, float);
   void (*dequantize_row)(const std::int32_t*, float, const float*, float*, std::int64_t, bool);
 };
 
@@ -275,7 +275,7 @@ struct Kernels {
     body::scale_rows(r, g, i, s, o, n);                                                                                             \
   }                                                                                                                                 \
   T5_ISA_TARGET(target) inline void to_bf16(const float* x, std::uint16_t* o, std::int64_t n) { body::to_bf16(x, o, n); }         \
-  T5_ISA_TARGET(target) inline float quantize_row(const float* x, std::int8_t* q, std::int64_t n) { return body::quantize_row(x, q, n); } \
+  T5_ISA_TARGET(target) inline float quantize_row(const float* x, std::int8_t* q, std::int64_t n, float l) { return body::quantize_row(x, q, n, l); } \
   T5_ISA_TARGET(target) inline void dequantize_row(const std::int32_t* a, float r, const float* c, float* o, std::int64_t n, bool acc) { \
     body::dequantize_row(a, r, c, o, n, acc);                                                                                       \
   }                                                                                                                                 \

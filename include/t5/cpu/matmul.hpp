@@ -12,6 +12,14 @@
 //         per row the same way (CTranslate2's int8_float32), int32 accumulation, float32 output.
 // Without oneDNN (a header-only build) the product is Eigen's, in float32 only.
 //
+// oneDNN 2.x has bf16 products only on AVX-512 CPUs. Elsewhere (AVX2) bf16 operands are widened to
+// float32, exactly, and multiplied there: the same numbers (a product of two bf16 values is exact in
+// float32, and the accumulation is float32 either way) at float32's speed, with bf16 weights held as
+// float32 values. And on CPUs without VNNI (AVX2, the first AVX-512 ones) oneDNN's int8 products
+// add pairs of u8 x s8 products in 16 bits, which saturate (oneDNN's "int8 computation nuances"):
+// there weights are quantised to 7 bits (max |w| / 63), whose pairs always fit. `t5cc --version`
+// says when either is the case.
+//
 // Matmul keeps one oneDNN primitive per shape with its argument handles, so a repeated product
 // (every decode step) creates nothing and allocates nothing of t5cc's own.
 #pragma once
@@ -95,7 +103,9 @@ class Projection {
 class Matmul {
  public:
   explicit Matmul(int threads = 1, MatmulPrecision precision = MatmulPrecision::F32) : threads_(threads), precision_(precision) {
-#if !T5CC_HAVE_ONEDNN
+#if T5CC_HAVE_ONEDNN
+    widen_bf16_ = precision == MatmulPrecision::BF16 && !native_bf16();
+#else
     if (precision != MatmulPrecision::F32)
       throw Error(ErrorCode::InvalidArgument, std::string("the CPU runs ") + precision_name(precision) +
                                                   " products only with oneDNN (this build has Eigen's float32 products alone)");
@@ -119,10 +129,13 @@ class Matmul {
 #if T5CC_HAVE_ONEDNN
     using dt = dnnl::memory::data_type;
     std::vector<std::int8_t> q;
+    if (widen_bf16_)
+      for (float& v : values) v = to_float(to_bf16(v));  // bf16's values, held as float32
     if (precision_ == MatmulPrecision::Int8) {
       q.resize(values.size());
       w.scales_.resize(static_cast<std::size_t>(rows));
-      for (std::int64_t r = 0; r < rows; ++r) w.scales_[r] = kernels().quantize_row(values.data() + r * cols, q.data() + r * cols, cols);
+      const float levels = exact_int8() ? 127.0f : 63.0f;
+      for (std::int64_t r = 0; r < rows; ++r) w.scales_[r] = kernels().quantize_row(values.data() + r * cols, q.data() + r * cols, cols, levels);
     }
     const dt source_type = precision_ == MatmulPrecision::Int8 ? dt::s8 : dt::f32;  // the reorder rounds f32 to bf16 (nearest even)
     dnnl::memory src({{cols, rows}, source_type, dnnl::memory::format_tag::ba}, engine(),
@@ -170,6 +183,8 @@ class Matmul {
   /// Only with oneDNN.
   void batched(const Strided& src, const Strided& weights, const Strided& dst) {
 #if T5CC_HAVE_ONEDNN
+    if ((src.bf16 || weights.bf16) && !native_bf16())  // widened exactly: the same products in float32
+      return batched(widened(src, wide_src_), widened(weights, wide_weights_), dst);
     std::array<std::int64_t, 25> key{};
     std::size_t i = 0;
     for (const Strided* t : {&src, &weights, &dst})
@@ -223,7 +238,9 @@ class Matmul {
       case dnnl::cpu_isa::sse41: isa = "sse41"; break;
       default: isa = "other"; break;
     }
-    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) + " (" + isa + ")";
+    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) + " (" + isa +
+           (native_bf16() ? "" : "; bf16 products widened to float32: no AVX-512") +
+           (exact_int8() ? "" : "; int8 weights 7-bit: no VNNI") + ")";
 #else
     return "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
 #endif
@@ -242,7 +259,56 @@ class Matmul {
     return e;
   }
 
-  dt input_type() const { return precision_ == MatmulPrecision::F32 ? dt::f32 : precision_ == MatmulPrecision::BF16 ? dt::bf16 : dt::s8; }
+  /// Whether oneDNN runs bf16 products on this CPU (it needs AVX-512 in oneDNN 2.x): asked once.
+  static bool native_bf16() {
+    static const bool native = [] {
+      try {
+        const dnnl::memory::desc a({1, 1}, dt::bf16, dnnl::memory::format_tag::ab), c({1, 1}, dt::f32, dnnl::memory::format_tag::ab);
+        (void)dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, a, c), engine());
+        return true;
+      } catch (const dnnl::error&) {
+        return false;
+      }
+    }();
+    return native;
+  }
+
+  /// Whether oneDNN's int8 products are exact for full-range int8 operands on this CPU (with VNNI
+  /// they are; without, pairs of products saturate at 16 bits): measured once, on a product that
+  /// saturates where they do.
+  static bool exact_int8() {
+    static const bool exact = [] {
+      constexpr std::int64_t m = 8, k = 64, n = 8;
+      std::vector<std::int8_t> a(m * k, 127), b(k * n, 127);
+      std::vector<std::int32_t> c(m * n, 0);
+      const dnnl::memory::desc src({m, k}, dt::s8, dnnl::memory::format_tag::ab), wei({k, n}, dt::s8, dnnl::memory::format_tag::ab),
+          dst({m, n}, dt::s32, dnnl::memory::format_tag::ab);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), engine());
+      dnnl::memory sa(src, engine(), a.data()), sb(wei, engine(), b.data()), sc(dst, engine(), c.data());
+      dnnl::stream s(engine());
+      dnnl::matmul(pd).execute(s, {{DNNL_ARG_SRC, sa}, {DNNL_ARG_WEIGHTS, sb}, {DNNL_ARG_DST, sc}});
+      s.wait();
+      return std::all_of(c.begin(), c.end(), [](std::int32_t v) { return v == k * 127 * 127; });
+    }();
+    return exact;
+  }
+
+  /// `t` itself when it is float32; otherwise its elements widened to float32 in `buffer`, at the
+  /// same strides (every element from the first to the last one addressed is converted).
+  static Strided widened(const Strided& t, std::vector<float>& buffer) {
+    if (!t.bf16) return t;
+    std::int64_t extent = 1;
+    for (int d = 0; d < 4; ++d) extent += (t.dims[d] - 1) * t.strides[d];
+    buffer.resize(static_cast<std::size_t>(extent));
+    const auto* bits = static_cast<const std::uint16_t*>(t.data);
+    for (std::int64_t i = 0; i < extent; ++i) buffer[i] = std::bit_cast<float>(static_cast<std::uint32_t>(bits[i]) << 16);
+    return {buffer.data(), t.dims, t.strides, false};
+  }
+
+  dt input_type() const {
+    if (precision_ == MatmulPrecision::Int8) return dt::s8;
+    return precision_ == MatmulPrecision::BF16 && !widen_bf16_ ? dt::bf16 : dt::f32;
+  }
   dt output_type() const { return precision_ == MatmulPrecision::Int8 ? dt::s32 : dt::f32; }
 
   dnnl::matmul::primitive_desc describe_product(std::int64_t m, std::int64_t k, std::int64_t n, dnnl::memory::dims src_strides,
@@ -330,18 +396,24 @@ class Matmul {
     const void* src = x.data;  // the rows as the product reads them, with row stride src_ld
     std::int64_t src_ld = x.ld;
     if (precision_ == MatmulPrecision::BF16) {
-      stage(input_, m * k * 2);
+      const std::int64_t wide_offset = (m * k * 2 + 63) / 64 * 64;  // the widened rows, after the bf16 ones
+      stage(input_, widen_bf16_ ? wide_offset + m * k * 4 : m * k * 2);
       auto* staged = reinterpret_cast<std::uint16_t*>(input_.data());
+      auto* wide = reinterpret_cast<std::uint32_t*>(input_.data() + wide_offset);
       T5_OMP_PARALLEL_FOR
-      for (std::int64_t r = 0; r < m; ++r) kern.to_bf16(x.row(r), staged + r * k, k);
-      src = staged;
+      for (std::int64_t r = 0; r < m; ++r) {
+        kern.to_bf16(x.row(r), staged + r * k, k);
+        if (widen_bf16_)
+          for (std::int64_t c = 0; c < k; ++c) wide[r * k + c] = static_cast<std::uint32_t>(staged[r * k + c]) << 16;
+      }
+      src = widen_bf16_ ? static_cast<const void*>(wide) : staged;
       src_ld = k;
     } else if (int8) {
       stage(input_, m * k);
       row_scales_.resize(static_cast<std::size_t>(m));  // no allocation once the largest m was seen
       auto* staged = reinterpret_cast<std::int8_t*>(input_.data());
       T5_OMP_PARALLEL_FOR
-      for (std::int64_t r = 0; r < m; ++r) row_scales_[r] = kern.quantize_row(x.row(r), staged + r * k, k);
+      for (std::int64_t r = 0; r < m; ++r) row_scales_[r] = kern.quantize_row(x.row(r), staged + r * k, k, 127.0f);
       src = staged;
       src_ld = k;
     }
@@ -349,7 +421,7 @@ class Matmul {
     // by the epilogue while they are still in cache; the others in one product.
     const std::int64_t chunk = int8 ? std::max<std::int64_t>(16, threads_ * (std::int64_t{1} << 18) / n) : m;
     if (int8) stage(accumulators_, std::min(chunk, m) * n * 4);
-    const std::size_t element = precision_ == MatmulPrecision::F32 ? 4 : precision_ == MatmulPrecision::BF16 ? 2 : 1;
+    const std::size_t element = input_type() == dt::f32 ? 4 : input_type() == dt::bf16 ? 2 : 1;
     for (std::int64_t r0 = 0; r0 < m; r0 += chunk) {
       const std::int64_t rows = std::min(chunk, m - r0);
       // Int8 scales are applied by the epilogue, not by oneDNN.
@@ -382,6 +454,8 @@ class Matmul {
   std::unordered_map<std::array<std::int64_t, 25>, Product, ArrayHash> batched_;
   std::vector<std::uint8_t> input_, accumulators_;
   std::vector<float> row_scales_;
+  std::vector<float> wide_src_, wide_weights_;  // batched()'s bf16 operands widened, without native bf16
+  bool widen_bf16_ = false;                     // BF16 products run as float32 on widened operands
 #else
   using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
