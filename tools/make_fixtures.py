@@ -103,6 +103,15 @@ Also written:
       T5ForConditionalGeneration, input ids of a fixed batch of 3 rows in [2, 32)), and
       chronos-dummy-t5.json (source file, sha256, versions, max_new_tokens, smallest margin). Nothing
       else of that checkpoint is copied; when the folder is absent (--chronos) it is skipped with a note.
+      caikit-tiny-t5.goldens.safetensors and .json: the same for ../shared/data/caikit-tiny-t5, whose
+      only weights are a pytorch_model.bin (loaded by transformers' from_pretrained, i.e. torch.load).
+  tests/data/pytorch_tied/, tests/data/pytorch_sharded/  v1_0_tied's and v1_1_gated's weights written
+      by save_pretrained(safe_serialization=False): one pytorch_model.bin whose tied embeddings share
+      one storage, and pytorch_model.bin.index.json with 2 shards (plus config.json). Their goldens
+      are those of the source fixture (the same weights; the script checks they load back equal).
+  tests/data/pytorch_files/  small torch.save files: shared_storage.bin (tensors viewing one storage at
+      offsets, F32/F16/BF16), and those t5cc refuses: a non-contiguous tensor, int64 and float64
+      storages, a value that is not a tensor, the legacy (non-zip) format.
 
 Usage (CPU only, well under a minute):
     pip install -r tools/requirements-fixtures.txt
@@ -785,34 +794,84 @@ def build_chronos(src, out_dir):
     assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
     model.tie_weights()
     assert model.lm_head.weight is model.shared.weight
-    rng = random.Random(32)
-    enc = [[rng.randrange(2, 32) for _ in range(n)] + [EOS] for n in (11, 6, 17)]
-    dec = [[START] + [rng.randrange(2, 32) for _ in range(n)] for n in (4, 7, 5)]
+    return build_external("chronos-dummy-t5", model, weights, "amazon-science/chronos-forecasting test/dummy-chronos-model (Apache-2.0)",
+                          seed=32, out_dir=out_dir)
+
+
+def build_caikit(src, out_dir):
+    """caikit-tiny-t5 ships only pytorch_model.bin: transformers (torch.load) reads it, t5cc must agree."""
+    model = T5ForConditionalGeneration.from_pretrained(src, torch_dtype=torch.float32).eval()
+    assert model.lm_head.weight is model.shared.weight
+    return build_external("caikit-tiny-t5", model, os.path.join(src, "pytorch_model.bin"),
+                          "caikit/caikit-nlp tests/fixtures/tiny_models/T5ForConditionalGeneration (Apache-2.0)", seed=33, out_dir=out_dir)
+
+
+def build_external(name, model, weights, origin, seed, out_dir):
+    """Goldens of a third-party checkpoint on random ids of its vocabulary (only the numbers are kept)."""
+    vocab = model.config.vocab_size
+    rng = random.Random(seed)
+    enc = [[rng.randrange(2, vocab) for _ in range(n)] + [EOS] for n in (11, 6, 17)]
+    dec = [[START] + [rng.randrange(2, vocab) for _ in range(n)] for n in (4, 7, 5)]
     new_tokens = 24
     goldens, _ = compute_goldens(model, *pad_rows(enc), *pad_rows(dec), new_tokens)
     os.makedirs(out_dir, exist_ok=True)
-    save_goldens(goldens, os.path.join(out_dir, "chronos-dummy-t5.goldens.safetensors"))
+    save_goldens(goldens, os.path.join(out_dir, f"{name}.goldens.safetensors"))
     with open(weights, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    meta = {"built_by": "tools/make_fixtures.py", "source": "chronos-dummy-t5/model.safetensors",
-            "origin": "amazon-science/chronos-forecasting test/dummy-chronos-model (Apache-2.0)", "sha256": sha,
+    meta = {"built_by": "tools/make_fixtures.py", "source": f"{name}/{os.path.basename(weights)}", "origin": origin, "sha256": sha,
             "versions": {"torch": TORCH_VERSION, "transformers": transformers.__version__},
             "max_new_tokens": new_tokens, "batch": len(enc), "dtype": "float32",
             "min_greedy_margin": summary(goldens)[2]}
-    with open(os.path.join(out_dir, "chronos-dummy-t5.json"), "w") as f:
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
         json.dump(meta, f, indent=2, sort_keys=True)
         f.write("\n")
-    report("chronos-dummy-t5", goldens, new_tokens)
-    return ["chronos-dummy-t5.goldens.safetensors", "chronos-dummy-t5.json"]
+    report(name, goldens, new_tokens)
+    return [f"{name}.goldens.safetensors", f"{name}.json"]
+
+
+def build_pytorch(source, out_dir, **save_kwargs):
+    """`source`'s weights as PyTorch .bin file(s), written by transformers itself."""
+    model = T5ForConditionalGeneration.from_pretrained(os.path.join(ROOT, source), torch_dtype=torch.float32).eval()
+    for old in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, old))
+    model.save_pretrained(out_dir, safe_serialization=False, **save_kwargs)
+    os.remove(os.path.join(out_dir, "generation_config.json"))
+    again = T5ForConditionalGeneration.from_pretrained(out_dir, torch_dtype=torch.float32)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), f"{name} did not survive the .bin round trip"
+    return sorted(os.listdir(out_dir))
+
+
+def build_pytorch_files(out_dir):
+    """Small torch.save files: one t5cc reads (storages shared at offsets, three dtypes; also a fuzz
+    seed) and those it must refuse by name (each a state dict of a kind a checkpoint is not)."""
+    w = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    files = {
+        "shared_storage.bin": {"w": w, "row": w[1], "col0": w[:, :1].contiguous(), "half": w.half(), "bf16": w.bfloat16()},
+        "noncontiguous.bin": {"w": w.t()},                 # strides (1, 4): a transposed view
+        "int64.bin": {"w": torch.arange(4)},               # LongStorage: not an allowed global
+        "not_a_tensor.bin": {"w": w, "epoch": 3},          # a value that is not a tensor
+        "float64.bin": {"w": w.double()},                  # DoubleStorage
+        "legacy.bin": {"w": w},                            # the pre-1.6 format
+    }
+    for name, state in files.items():
+        torch.save(state, os.path.join(out_dir, name), _use_new_zipfile_serialization=name != "legacy.bin")
+    return sorted(files)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # --check
 
 def same_file(a, b):
-    """Goldens within TOLERANCE (integer tensors exactly), every other file byte for byte."""
+    """Goldens within TOLERANCE (integer tensors exactly), .bin files tensor by tensor, every other file byte for byte."""
     if not os.path.isfile(b):
         return False
+    if a.endswith(".bin"):  # torch.save writes a fresh serialization_id each time: compare what it holds
+        x, y = torch.load(a), torch.load(b)
+        return x.keys() == y.keys() and all(
+            not torch.is_tensor(x[k]) and x[k] == y[k] or
+            torch.is_tensor(x[k]) and torch.is_tensor(y[k]) and x[k].dtype == y[k].dtype and torch.equal(x[k], y[k]) and
+            x[k].stride() == y[k].stride() for k in x)
     if not a.endswith(".safetensors") or os.path.basename(a).startswith("model"):
         with open(a, "rb") as fa, open(b, "rb") as fb:
             return fa.read() == fb.read()
@@ -830,7 +889,8 @@ def main():
     parser.add_argument("--search", action="store_true", help="find a seed and eos_bias per fixture to hard-code")
     parser.add_argument("--search-generate", type=int, nargs=2, metavar=("SEED", "COUNT"),
                         help="find generate entries (texts from corpus(COUNT, SEED)) per fixture to hard-code")
-    parser.add_argument("--chronos", default=CHRONOS_DEFAULT, help="the chronos-dummy-t5 folder (default: %(default)s)")
+    parser.add_argument("--chronos", default=CHRONOS_DEFAULT,
+                        help="the chronos-dummy-t5 folder, beside caikit-tiny-t5 (default: %(default)s)")
     args = parser.parse_args()
     have = {"torch": torch.__version__, "transformers": transformers.__version__, "sentencepiece": spm.__version__}
     for pkg, version in PINNED.items():
@@ -858,10 +918,16 @@ def main():
     if args.only is None:
         jobs.append(("relative_buckets", ROOT, build_buckets))
         jobs.append(("sentinel_spiece", ROOT, build_sentinel_spiece))
-        if os.path.isdir(args.chronos):
-            jobs.append(("external", os.path.join(ROOT, "external"), lambda out: build_chronos(args.chronos, out)))
+        jobs.append(("pytorch_files", os.path.join(ROOT, "pytorch_files"), build_pytorch_files))
+        jobs.append(("pytorch_tied", os.path.join(ROOT, "pytorch_tied"), lambda out: build_pytorch("v1_0_tied", out)))
+        jobs.append(("pytorch_sharded", os.path.join(ROOT, "pytorch_sharded"),
+                     lambda out: build_pytorch("v1_1_gated", out, max_shard_size="300KB")))
+        caikit = os.path.join(os.path.dirname(args.chronos), "caikit-tiny-t5")
+        if os.path.isdir(args.chronos) and os.path.isdir(caikit):
+            jobs.append(("external", os.path.join(ROOT, "external"),
+                         lambda out: build_chronos(args.chronos, out) + build_caikit(caikit, out)))
         else:
-            print(f"note: {args.chronos} is absent; the chronos-dummy-t5 goldens are skipped")
+            print(f"note: {args.chronos} or {caikit} is absent; the goldens of the external checkpoints are skipped")
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         for label, target, make in jobs:

@@ -102,12 +102,12 @@ void print_tensors(const t5::Checkpoint& ck) {
 
 Command add_inspect(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
-  app.add_option("--model", *dir, "checkpoint directory: config.json and model.safetensors (or a sharded index)")
+  app.add_option("--model", *dir, "checkpoint directory: config.json and model.safetensors or pytorch_model.bin (or a sharded index)")
       ->type_name("DIR")
       ->required()
       ->check(non_empty());
-  app.footer("Reads config.json and the safetensors weights of a HuggingFace T5, Flan-T5, mT5 or UMT5\n"
-             "checkpoint, validates every tensor against the config, and prints the detected preset and\n"
+  app.footer("Reads config.json and the weights (safetensors or PyTorch .bin) of a HuggingFace T5, Flan-T5,\n"
+             "mT5 or UMT5 checkpoint, validates every tensor against the config, and prints the detected preset and\n"
              "policies, the sizes (Hparams) and the tensor inventory with dtypes and bytes.\n\n"
              "exit status: 0 success, 1 the checkpoint cannot be read or is invalid, 2 usage error");
   return [dir] {

@@ -127,7 +127,7 @@ std::string in_option_terms(std::string message, const std::vector<std::string>&
 }
 
 void add_job_options(CLI::App& app, JobOptions& job) {
-  app.add_option("--model", job.model, "checkpoint directory with config.json, safetensors weights and spiece.model")
+  app.add_option("--model", job.model, "checkpoint directory with config.json, weights (safetensors or PyTorch .bin) and spiece.model")
       ->type_name("DIR")
       ->required()
       ->check(non_empty());

@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  t5::fuzz::write_file(checkpoint_dir / t5::io::index_file_name, data, size);
+  t5::fuzz::write_file(checkpoint_dir / t5::io::weight_layouts[0].index, data, size);
   const bool opened = t5::fuzz::expect_contract("WeightFiles", [&] {
     const t5::io::WeightFiles weights(checkpoint_dir);
     std::uint8_t sum = 0;

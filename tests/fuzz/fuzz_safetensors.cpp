@@ -1,10 +1,6 @@
 // Fuzzes the safetensors reader (t5/io/safetensors.hpp): the input is a whole file, handed to
-// SafetensorsFile through a memfd's /proc/self/fd/N path (a regular file to fstat, which is all
-// MappedFile accepts). On success every tensor's bytes are read and, for weight dtypes, converted
-// to float, as a loader would.
-#include <sys/mman.h>
-#include <unistd.h>
-
+// SafetensorsFile through fuzz_support.hpp's InputFile. On success every tensor's bytes are read
+// and, for weight dtypes, converted to float, as a loader would.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,34 +11,19 @@
 
 namespace {
 
-/// The file the reader maps: a memfd when the kernel has them, else a file in the scratch dir.
-std::string input_path;
-int input_fd = -1;
-
-void put_input(const std::uint8_t* data, std::size_t size) {
-  if (input_fd < 0) {
-    t5::fuzz::write_file(input_path, data, size);
-    return;
-  }
-  if (::ftruncate(input_fd, 0) != 0 || (size > 0 && ::pwrite(input_fd, data, size, 0) != static_cast<ssize_t>(size))) {
-    std::perror("t5cc fuzz: memfd");
-    std::abort();
-  }
-}
+const t5::fuzz::InputFile* input = nullptr;
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  input_fd = ::memfd_create("t5cc-fuzz-safetensors", MFD_CLOEXEC);
-  input_path = input_fd >= 0 ? "/proc/self/fd/" + std::to_string(input_fd)
-                             : (t5::fuzz::scratch_dir("safetensors") / "input.safetensors").string();
+  input = new t5::fuzz::InputFile("safetensors", "input.safetensors");  // lives as long as the process
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  put_input(data, size);
+  input->put(data, size);
   t5::fuzz::expect_contract("SafetensorsFile", [&] {
-    const t5::io::SafetensorsFile file(input_path);
+    const t5::io::SafetensorsFile file(input->path());
     std::uint8_t sum = 0;
     std::vector<float> converted;
     for (const auto& t : file.tensors()) {

@@ -5,6 +5,7 @@
 
 #include <cxxabi.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -116,6 +117,32 @@ inline void write_file(const fs::path& path, const std::uint8_t* data, std::size
 inline void write_file(const fs::path& path, std::string_view text) {
   write_file(path, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
 }
+
+/// The file a reader maps, holding each input in turn: a memfd's /proc/self/fd/N path (a regular
+/// file to fstat, which is all MappedFile accepts; no disk writes) when the kernel has memfds, else
+/// a file in the scratch directory.
+class InputFile {
+ public:
+  InputFile(const char* harness, const char* file_name) : fd_(::memfd_create(harness, MFD_CLOEXEC)) {
+    path_ = fd_ >= 0 ? "/proc/self/fd/" + std::to_string(fd_) : (scratch_dir(harness) / file_name).string();
+  }
+  const std::string& path() const { return path_; }
+
+  void put(const std::uint8_t* data, std::size_t size) const {
+    if (fd_ < 0) {
+      write_file(path_, data, size);
+      return;
+    }
+    if (::ftruncate(fd_, 0) != 0 || (size > 0 && ::pwrite(fd_, data, size, 0) != static_cast<ssize_t>(size))) {
+      std::perror("t5cc fuzz: memfd");
+      std::abort();
+    }
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
 
 /// Copies a fixture file into the scratch directory (overwriting).
 inline void copy_fixture(const fs::path& from, const fs::path& to) {

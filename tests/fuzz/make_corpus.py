@@ -180,11 +180,38 @@ def tokenizer_text_seeds():
     write("tokenizer_text", "spaces.txt", " " * 40 + "x" + " " * 40)
 
 
+def pytorch_seeds():
+    """The small torch.save files of tests/data/pytorch_files, and archives derived from the valid one."""
+    import io
+    import zipfile
+    files = DATA / "pytorch_files"
+    for f in sorted(files.iterdir()):
+        write("pytorch", f.name, f.read_bytes())
+    valid = (files / "shared_storage.bin").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(valid)) as z:
+        entries = [(i.filename, z.read(i)) for i in z.infolist()]
+
+    def rezip(name, items, **kw):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", **kw) as z:
+            for n, data in items:
+                z.writestr(zipfile.ZipInfo(n, date_time=(2026, 1, 1, 0, 0, 0)), data)
+        write("pytorch", name, out.getvalue())
+
+    rezip("stored-by-python.bin", entries)  # another writer's layout: no padding, no data descriptors
+    rezip("deflated.bin", entries, compression=zipfile.ZIP_DEFLATED)
+    rezip("no-data-pkl.bin", [e for e in entries if not e[0].endswith("data.pkl")])
+    rezip("no-storage-0.bin", [e for e in entries if not e[0].endswith("/data/0")])
+    write("pytorch", "truncated.bin", valid[: len(valid) - 30])
+    write("pytorch", "empty.bin", b"")
+
+
 def main():
     if OUT.exists():
         shutil.rmtree(OUT)
     safetensors_seeds("safetensors")
     safetensors_seeds("load")
+    pytorch_seeds()
     config_seeds()
     index_seeds()
     tokenizer_config_seeds()

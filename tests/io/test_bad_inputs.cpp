@@ -303,12 +303,20 @@ std::vector<Case> corpus() {
   c.push_back({"config.json value of the wrong type", m,
                [](const fs::path& d) { edit_config(d, [](Json& j) { j["num_heads"] = "2"; }); }, ErrorCode::InvalidConfig,
                {"config.json", "num_heads", "an integer"}});
-  c.push_back({"no weights, only a PyTorch file", m,
+  c.push_back({"no weights", m, [](const fs::path& d) { fs::remove(d / "model.safetensors"); }, ErrorCode::Io,
+               {"no weights", "model.safetensors", "pytorch_model.bin"}});
+  c.push_back({"pytorch_model.bin that is not a zip", m,
                [](const fs::path& d) {
                  fs::remove(d / "model.safetensors");
                  t5::test::write_text(d / "pytorch_model.bin", "PK");
                },
-               ErrorCode::Io, {"no safetensors", "pytorch_model.bin"}});
+               ErrorCode::Format, {"pytorch_model.bin", "not a PyTorch zip"}});
+  c.push_back({"pytorch_model.bin in the legacy format", m,
+               [](const fs::path& d) {
+                 fs::remove(d / "model.safetensors");
+                 t5::test::write_text(d / "pytorch_model.bin", std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15));
+               },
+               ErrorCode::Format, {"pytorch_model.bin", "legacy format"}});
   c.push_back({"shard missing", sharded, [](const fs::path& d) { fs::remove(d / "model-00002-of-00002.safetensors"); }, ErrorCode::Io,
                {"model.safetensors.index.json", "model-00002-of-00002.safetensors"}});
   c.push_back({"index maps a tensor to a shard without it", sharded,

@@ -1,5 +1,5 @@
 // Checkpoint: a HuggingFace checkpoint directory opened, detected and validated as a whole
-// (config.json + safetensors weights), before any weight is used.
+// (config.json + safetensors or PyTorch weights), before any weight is used.
 #pragma once
 
 #include <cstring>
@@ -33,12 +33,12 @@ inline bool same_values(const io::TensorRef& a, const io::TensorRef& b) {
 
 class Checkpoint {
  public:
-  /// Opens `dir`: reads config.json, maps the safetensors weights, detects the variant and validates
+  /// Opens `dir`: reads config.json, maps the weights (io/weight_files.hpp), detects the variant and validates
   /// every tensor against it (presence, dtype, rank, shape, no unknown names, aliases equal to the
   /// embedding). Throws t5::Error with a message naming the file and the tensor or key.
   static Checkpoint open(const std::filesystem::path& dir) {
     if (path_kind(dir) != PathKind::Directory)
-      throw Error(ErrorCode::Io, dir.string() + ": not a directory (a checkpoint is a directory holding config.json and safetensors weights)");
+      throw Error(ErrorCode::Io, dir.string() + ": not a directory (a checkpoint is a directory holding config.json and its weights: model.safetensors, pytorch_model.bin or their sharded index)");
     HfConfig config = HfConfig::read(dir / "config.json");
     io::WeightFiles weights(dir);
     Detected detected = detect(config, weights.names());

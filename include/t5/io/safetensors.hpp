@@ -21,49 +21,14 @@
 #include "t5/core/error.hpp"
 #include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
+#include "t5/io/tensor_file.hpp"
 
 namespace t5::io {
-
-/// "[a, b, c]" for messages.
-inline std::string shape_string(std::span<const std::int64_t> shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-/// The element count of `shape` by checked multiplication, as the reference crate counts it (its
-/// try_fold of checked_mul): nullopt when a dimension is negative or a partial product passes
-/// 2^64, so [2^62, 4, 0] is refused although its product is 0, and [2^62, 2, 0] holds 0 elements.
-inline std::optional<std::uint64_t> shape_elements(std::span<const std::int64_t> shape) {
-  std::uint64_t n = 1;
-  for (const auto d : shape)
-    if (d < 0 || __builtin_mul_overflow(n, static_cast<std::uint64_t>(d), &n)) return std::nullopt;
-  return n;
-}
-
-/// One tensor as its header describes it.
-struct TensorInfo {
-  std::string name;
-  DType dtype = DType::F32;
-  std::vector<std::int64_t> shape;
-  std::uint64_t begin = 0;  ///< byte offset in the data section
-  std::uint64_t end = 0;
-
-  /// The element count. SafetensorsFile has checked it against the byte range (so it fits), a
-  /// hand-made TensorInfo whose shape overflows is Error(InvalidArgument).
-  std::int64_t numel() const {
-    const auto n = shape_elements(shape);
-    if (!n || *n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-      throw Error(ErrorCode::InvalidArgument, "tensor " + quoted_text(name, name_chars) + ": shape " + shape_string(shape) + " has no int64 element count");
-    return static_cast<std::int64_t>(*n);
-  }
-  std::uint64_t nbytes() const { return end - begin; }
-};
 
 /// A safetensors file, validated as strictly as the reference implementation (huggingface/
 /// safetensors, tensor.rs: read_metadata and Metadata::validate); tests/io/test_safetensors.cpp
 /// lists each rule and where t5cc is stricter.
-class SafetensorsFile {
+class SafetensorsFile : public TensorFile {
  public:
   /// Largest header accepted; the reference implementation uses the same 100 MB limit.
   static constexpr std::uint64_t max_header_bytes = 100'000'000;
@@ -73,7 +38,7 @@ class SafetensorsFile {
   /// equal to each byte range, and the ranges tiling the data section: sorted by offset, the first
   /// begins at 0, each where the previous ended, the last at the section's end. Throws Error(Io) if
   /// unreadable, Error(Format) if malformed.
-  explicit SafetensorsFile(const std::filesystem::path& path) : file_(std::make_shared<const MappedFile>(path)) {
+  explicit SafetensorsFile(const std::filesystem::path& path) : TensorFile(path, "safetensors") {
     const std::string src = path.string();
     const auto bytes = file_->bytes();
     if (bytes.empty())
@@ -109,28 +74,10 @@ class SafetensorsFile {
       }
     });
     check_layout(src, data_size);
-    for (std::size_t i = 0; i < tensors_.size(); ++i) by_name_.emplace(tensors_[i].name, i);
+    index_names();
   }
 
-  const std::filesystem::path& path() const noexcept { return file_->path(); }
-  /// All tensors, in name order.
-  const std::vector<TensorInfo>& tensors() const noexcept { return tensors_; }
   const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
-  std::uint64_t file_size() const noexcept { return file_->size(); }
-  /// The mapping, shared with weights used in place.
-  const std::shared_ptr<const MappedFile>& mapping() const noexcept { return file_; }
-
-  const TensorInfo* find(std::string_view name) const {
-    auto it = by_name_.find(std::string(name));
-    return it == by_name_.end() ? nullptr : &tensors_[it->second];
-  }
-
-  /// The tensor's bytes, in place in the mapping (valid while this object lives), at whatever
-  /// alignment the file gives them: read them by memcpy (dtype.hpp's conversions do), never
-  /// through a cast pointer.
-  std::span<const std::byte> data(const TensorInfo& t) const {
-    return file_->bytes().subspan(data_offset_ + t.begin, t.nbytes());
-  }
 
  private:
   /// "starts with a UTF-8 byte order mark" / "starts with ' '" / "is empty", for the '{' rule.
@@ -230,10 +177,6 @@ class SafetensorsFile {
                                          " (the data section must end where the last tensor ends)");
   }
 
-  std::shared_ptr<const MappedFile> file_;
-  std::uint64_t data_offset_ = 0;
-  std::vector<TensorInfo> tensors_;
-  std::map<std::string, std::size_t> by_name_;
   std::map<std::string, std::string> metadata_;
 };
 

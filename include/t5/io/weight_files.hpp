@@ -1,8 +1,10 @@
-// WeightFiles: the safetensors weights of a checkpoint directory, one file (model.safetensors) or
-// sharded (model.safetensors.index.json naming the shard of each tensor), behind one name index.
+// WeightFiles: the weights of a checkpoint directory behind one name index: one file or sharded
+// (an index.json naming the shard of each tensor), safetensors or PyTorch zip, in transformers'
+// order of preference. Each file is read by the reader its content calls for, not its name.
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -15,17 +17,40 @@
 #include "t5/core/error.hpp"
 #include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
+#include "t5/io/pytorch.hpp"
 #include "t5/io/safetensors.hpp"
 
 namespace t5::io {
 
-inline constexpr std::string_view single_file_name = "model.safetensors";
-inline constexpr std::string_view index_file_name = "model.safetensors.index.json";
+/// The weight files of a directory, as transformers looks for them: a single file, else an index.
+struct WeightLayout {
+  std::string_view single, index;
+};
+inline constexpr WeightLayout weight_layouts[] = {{"model.safetensors", "model.safetensors.index.json"},
+                                                  {"pytorch_model.bin", "pytorch_model.bin.index.json"}};
+
+/// A safetensors file's first 8 bytes (its header length) followed by '{'; `head` is 9+ bytes.
+inline bool starts_like_safetensors(std::span<const std::byte> head) { return head.size() >= 9 && std::to_integer<char>(head[8]) == '{'; }
+
+/// Opens one weights file with the reader its first bytes call for: a PyTorch zip (or the legacy
+/// pickle format, refused by name), else safetensors (whose reader names what is wrong with it).
+inline std::unique_ptr<TensorFile> open_tensor_file(const std::filesystem::path& path) {
+  {
+    const MappedFile probe(path);
+    const auto head = probe.bytes().first(std::min<std::size_t>(probe.size(), 9));
+    if (head.size() >= 4 && std::memcmp(head.data(), "GGUF", 4) == 0)
+      throw Error(ErrorCode::Format, path.string() + ": a GGUF file, which t5cc does not read yet");
+    // By content; a .bin that is neither is described as a failed PyTorch file, not safetensors.
+    if (starts_like_zip(head) || starts_like_pickle(head) || (path.extension() == ".bin" && !starts_like_safetensors(head)))
+      return std::make_unique<PyTorchFile>(path);
+  }
+  return std::make_unique<SafetensorsFile>(path);
+}
 
 /// A tensor and the file holding it.
 struct TensorRef {
   const TensorInfo* info = nullptr;
-  const SafetensorsFile* file = nullptr;
+  const TensorFile* file = nullptr;
   std::span<const std::byte> data() const { return file->data(*info); }
   /// The tensor as a backend's weight op reads it.
   WeightSource source() const { return {data(), info->dtype, file->mapping(), info->name}; }
@@ -33,35 +58,34 @@ struct TensorRef {
 
 class WeightFiles {
  public:
-  /// Opens the weights in `dir`: model.safetensors if present (transformers' preference), else the
-  /// shards named by model.safetensors.index.json. Throws Error(Io) when neither exists (naming a
-  /// PyTorch .bin if one is there) and Error(Format) for a malformed file or an index that
-  /// disagrees with its shards.
+  /// Opens the weights in `dir`: the first of model.safetensors, model.safetensors.index.json,
+  /// pytorch_model.bin, pytorch_model.bin.index.json present (transformers' preference). Throws
+  /// Error(Io) when none exists and Error(Format) for a malformed file or an index that disagrees
+  /// with its shards.
   explicit WeightFiles(const std::filesystem::path& dir) : dir_(dir) {
-    namespace fs = std::filesystem;
-    const fs::path single = dir / single_file_name;
-    const fs::path index = dir / index_file_name;
     // path_kind, not fs::exists: a symlink loop or an unreadable directory is Error(Io), not a
     // filesystem_error. Anything present but not a regular file is refused by MappedFile.
-    if (path_kind(single) != PathKind::Missing) {
-      files_.push_back(std::make_unique<SafetensorsFile>(single));
-      for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
-      description_ = std::string(single_file_name);
-    } else if (path_kind(index) != PathKind::Missing) {
-      open_shards(index);
-    } else {
-      std::string found;
-      for (const char* bin : {"pytorch_model.bin", "pytorch_model.bin.index.json"})
-        if (path_kind(dir / bin) != PathKind::Missing) found = std::string(" (found ") + bin + ": PyTorch checkpoints are not supported yet)";
-      throw Error(ErrorCode::Io, dir.string() + ": no safetensors weights: neither " + std::string(single_file_name) + " nor " +
-                                     std::string(index_file_name) + found);
+    for (const auto& layout : weight_layouts) {
+      if (path_kind(dir / layout.single) != PathKind::Missing) {
+        files_.push_back(open_tensor_file(dir / layout.single));
+        for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
+        description_ = std::string(layout.single) + " (" + std::string(files_.back()->format()) + ")";
+        return;
+      }
+      if (path_kind(dir / layout.index) != PathKind::Missing) {
+        open_shards(dir / layout.index);
+        return;
+      }
     }
+    std::string names;
+    for (const auto& layout : weight_layouts) names += (names.empty() ? "" : ", ") + std::string(layout.single) + ", " + std::string(layout.index);
+    throw Error(ErrorCode::Io, dir.string() + ": no weights: none of " + names);
   }
 
   const std::filesystem::path& dir() const noexcept { return dir_; }
-  /// "model.safetensors" or "model.safetensors.index.json (2 shards)".
+  /// "model.safetensors (safetensors)" or "pytorch_model.bin.index.json (2 shards, PyTorch zip)".
   const std::string& description() const noexcept { return description_; }
-  const std::vector<std::unique_ptr<SafetensorsFile>>& files() const noexcept { return files_; }
+  const std::vector<std::unique_ptr<TensorFile>>& files() const noexcept { return files_; }
   std::size_t size() const noexcept { return by_name_.size(); }
 
   const TensorRef* find(std::string_view name) const {
@@ -84,7 +108,7 @@ class WeightFiles {
     const Json index = parse_json_strict(read_text_file(index_path), src, "key");
     if (!index.is_object() || !index.contains("weight_map") || !index.at("weight_map").is_object())
       throw Error(ErrorCode::Format, src + ": expected an object with a \"weight_map\" object");
-    std::map<std::string, SafetensorsFile*> shards;
+    std::map<std::string, TensorFile*> shards;
     with_json_errors(src, ErrorCode::Format, [&] {
       for (const auto& [name, shard_json] : index.at("weight_map").items()) {
         const std::string entry = src + ": weight_map entry " + quoted_text(name, name_chars);
@@ -101,7 +125,7 @@ class WeightFiles {
           const auto path = dir_ / shard;
           if (path_kind(path) == PathKind::Missing)
             throw Error(ErrorCode::Io, src + ": shard " + quoted_text(shard, name_chars) + " (holding " + quoted_text(name, name_chars) + ") does not exist");
-          files_.push_back(std::make_unique<SafetensorsFile>(path));
+          files_.push_back(open_tensor_file(path));
           it->second = files_.back().get();
         }
         const TensorInfo* info = it->second->find(name);
@@ -116,13 +140,14 @@ class WeightFiles {
         const TensorRef* ref = find(t.name);
         if (ref == nullptr || ref->file != file.get())
           throw Error(ErrorCode::Format, file->path().string() + ": tensor " + quoted_text(t.name, name_chars) + " is not mapped to this shard by " +
-                                             std::string(index_file_name));
+                                             index_path.filename().string());
       }
-    description_ = std::string(index_file_name) + " (" + std::to_string(files_.size()) + " shards)";
+    description_ = index_path.filename().string() + " (" + std::to_string(files_.size()) + " shards" +
+                   (files_.empty() ? std::string() : ", " + std::string(files_.front()->format())) + ")";
   }
 
   std::filesystem::path dir_;
-  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::vector<std::unique_ptr<TensorFile>> files_;
   std::map<std::string, TensorRef, std::less<>> by_name_;
   std::string description_;
 };
