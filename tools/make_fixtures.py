@@ -109,6 +109,10 @@ Also written:
       by save_pretrained(safe_serialization=False): one pytorch_model.bin whose tied embeddings share
       one storage, and pytorch_model.bin.index.json with 2 shards (plus config.json). Their goldens
       are those of the source fixture (the same weights; the script checks they load back equal).
+  tests/data/fp8_values.safetensors  every F8_E4M3 and F8_E5M2 bit pattern (U8 0..255 viewed as torch's
+      float8_e4m3fn / float8_e5m2) and torch's float32 value of each: e4m3, e4m3_f32, e5m2, e5m2_f32.
+  tests/data/fp8_e4m3/  v1_1_gated with its projections stored as F8_E4M3 (embedding, bias tables and
+      norms F32) and goldens.safetensors of that function on v1_1_gated's inputs.
   tests/data/pytorch_files/  small torch.save files: shared_storage.bin (tensors viewing one storage at
       offsets, F32/F16/BF16), and those t5cc refuses: a non-contiguous tensor, int64 and float64
       storages, a value that is not a tensor, the legacy (non-zip) format.
@@ -859,6 +863,41 @@ def build_pytorch_files(out_dir):
     return sorted(files)
 
 
+def build_fp8_values(out_dir):
+    """Every fp8 bit pattern and torch's float32 value of it: the reference of t5cc's exact widening."""
+    bits = torch.arange(256, dtype=torch.uint8)
+    tensors = {}
+    for name, dtype in (("e4m3", torch.float8_e4m3fn), ("e5m2", torch.float8_e5m2)):
+        tensors[name] = bits.clone().view(dtype)
+        tensors[name + "_f32"] = bits.view(dtype).float()
+    save_file(tensors, os.path.join(out_dir, "fp8_values.safetensors"))
+    return ["fp8_values.safetensors"]
+
+
+def build_fp8(out_dir):
+    """v1_1_gated with its projection weights stored as F8_E4M3 (the embedding, bias tables and norm
+    gains stay F32, as fp8 text-encoder files keep them in a wider type), and the goldens of that
+    function: the float32 model whose projections are the fp8 values widened, on v1_1_gated's inputs."""
+    model = T5ForConditionalGeneration.from_pretrained(os.path.join(ROOT, "v1_1_gated"), torch_dtype=torch.float32).eval()
+    stored = {}
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            if name.endswith(".weight") and p.dim() == 2 and "relative_attention_bias" not in name and name != "shared.weight":
+                stored[name] = p.to(torch.float8_e4m3fn)
+                p.copy_(stored[name].float())
+            elif not name.endswith("embed_tokens.weight"):
+                stored[name] = p.contiguous()
+    for old in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, old))
+    model.config.to_json_file(os.path.join(out_dir, "config.json"))
+    save_file(stored, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    source = load_file(os.path.join(ROOT, "v1_1_gated", "goldens.safetensors"))
+    goldens, _ = compute_goldens(model, source["input_ids"], source["attention_mask"], source["decoder_input_ids"],
+                                 source["decoder_attention_mask"], source["generated_ids"].shape[1] - 1)
+    save_goldens(goldens, os.path.join(out_dir, "goldens.safetensors"))
+    return sorted(os.listdir(out_dir))
+
+
 # ----------------------------------------------------------------------------------------------------------
 # --check
 
@@ -918,6 +957,8 @@ def main():
     if args.only is None:
         jobs.append(("relative_buckets", ROOT, build_buckets))
         jobs.append(("sentinel_spiece", ROOT, build_sentinel_spiece))
+        jobs.append(("fp8_values", ROOT, build_fp8_values))
+        jobs.append(("fp8_e4m3", os.path.join(ROOT, "fp8_e4m3"), build_fp8))
         jobs.append(("pytorch_files", os.path.join(ROOT, "pytorch_files"), build_pytorch_files))
         jobs.append(("pytorch_tied", os.path.join(ROOT, "pytorch_tied"), lambda out: build_pytorch("v1_0_tied", out)))
         jobs.append(("pytorch_sharded", os.path.join(ROOT, "pytorch_sharded"),

@@ -28,7 +28,7 @@
 //     names silently);
 //   - dimensions and offsets must fit int64 (the crate: usize), and dtype tags are those of
 //     core/dtype.hpp (recent crates also know F8_E8M0, F6_*, F4, C64: refused as unknown);
-//   - a checkpoint's weights must be F32, F16 or BF16 and finite (checked as they load).
+//   - a checkpoint's weights must be F32, F16, BF16, F8_E4M3 or F8_E5M2 and finite (checked as they load).
 //   looser in t5cc: nothing.
 #include <boost/test/unit_test.hpp>
 

@@ -15,7 +15,7 @@
 
 namespace t5 {
 
-/// The dtype tags of the safetensors format. Weights must be F32, F16 or BF16; the other tags are
+/// The dtype tags of the safetensors format. Weights must be F32, F16, BF16 or fp8; the other tags are
 /// recognised so that a file holding them is described precisely instead of refused as garbage.
 enum class DType : std::uint8_t { Bool, U8, I8, I16, U16, I32, U32, I64, U64, F8E4M3, F8E5M2, F16, BF16, F32, F64 };
 
@@ -59,9 +59,9 @@ constexpr std::optional<DType> parse_dtype(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-/// Dtypes a weight may be stored in.
+/// Dtypes a weight may be stored in (the fp8 ones are widened exactly at load).
 constexpr bool is_weight_dtype(DType t) noexcept {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F8E4M3 || t == DType::F8E5M2;
 }
 
 /// bfloat16 storage: the upper 16 bits of an IEEE float32.
@@ -74,7 +74,16 @@ struct f16 {
   std::uint16_t bits;
 };
 
-static_assert(sizeof(bf16) == 2 && sizeof(f16) == 2);
+/// fp8 storage, as torch's float8_e4m3fn (bias 7, no infinities, S.1111.111 is NaN) and
+/// float8_e5m2 (bias 15: the upper byte of an IEEE binary16) define them.
+struct f8e4m3 {
+  std::uint8_t bits;
+};
+struct f8e5m2 {
+  std::uint8_t bits;
+};
+
+static_assert(sizeof(bf16) == 2 && sizeof(f16) == 2 && sizeof(f8e4m3) == 1 && sizeof(f8e5m2) == 1);
 
 constexpr float to_float(float x) noexcept { return x; }
 
@@ -82,16 +91,32 @@ constexpr float to_float(bf16 x) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(x.bits) << 16);
 }
 
-constexpr float to_float(f16 x) noexcept {
-  const std::uint32_t sign = static_cast<std::uint32_t>(x.bits & 0x8000u) << 16;
-  const std::uint32_t exponent = (x.bits >> 10) & 0x1fu;
-  const std::uint32_t mantissa = x.bits & 0x3ffu;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24, exact in float
-    const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
-    return std::bit_cast<float>(std::bit_cast<std::uint32_t>(magnitude) | sign);
+/// A binary float of E exponent bits (bias 2^(E-1) - 1) and M mantissa bits, widened exactly, for
+/// the codes that are numbers: each format handles its reserved codes (infinities, NaN) first.
+template <int E, int M>
+constexpr float widen_number(std::uint32_t bits) noexcept {
+  constexpr std::uint32_t bias = (1u << (E - 1)) - 1;
+  const std::uint32_t sign = ((bits >> (E + M)) & 1u) << 31;
+  const std::uint32_t exponent = (bits >> M) & ((1u << E) - 1);
+  const std::uint32_t mantissa = bits & ((1u << M) - 1);
+  if (exponent == 0) {  // zero or subnormal: mantissa * 2^(1 - bias - M), exact in float
+    constexpr float unit = std::bit_cast<float>((127u + 1u - bias - M) << 23);
+    return std::bit_cast<float>(std::bit_cast<std::uint32_t>(static_cast<float>(mantissa) * unit) | sign);
   }
-  if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
-  return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  return std::bit_cast<float>(sign | ((exponent + 127u - bias) << 23) | (mantissa << (23 - M)));
+}
+
+constexpr float to_float(f16 x) noexcept {
+  if ((x.bits & 0x7c00u) == 0x7c00u)  // inf, NaN
+    return std::bit_cast<float>((static_cast<std::uint32_t>(x.bits & 0x8000u) << 16) | 0x7f800000u | ((x.bits & 0x3ffu) << 13));
+  return widen_number<5, 10>(x.bits);
+}
+
+constexpr float to_float(f8e5m2 x) noexcept { return to_float(f16{static_cast<std::uint16_t>(x.bits << 8)}); }
+
+constexpr float to_float(f8e4m3 x) noexcept {
+  if ((x.bits & 0x7fu) == 0x7fu) return std::bit_cast<float>((static_cast<std::uint32_t>(x.bits & 0x80u) << 24) | 0x7fc00000u);  // NaN
+  return widen_number<4, 3>(x.bits);
 }
 
 constexpr bf16 to_bf16(float f) noexcept {
@@ -125,7 +150,7 @@ constexpr T from_float(float f) noexcept {
   else return static_cast<T>(f);
 }
 
-/// Element i of `bytes`, which hold `dtype` values (F32, F16 or BF16), as float; any alignment.
+/// Element i of `bytes`, which hold `dtype` values (a weight dtype), as float; any alignment.
 inline float element_as_float(std::span<const std::byte> bytes, DType dtype, std::size_t i) {
   auto load = [&]<class T>() {
     T v;
@@ -135,6 +160,8 @@ inline float element_as_float(std::span<const std::byte> bytes, DType dtype, std
   switch (dtype) {
     case DType::F16: return load.template operator()<f16>();
     case DType::BF16: return load.template operator()<bf16>();
+    case DType::F8E4M3: return load.template operator()<f8e4m3>();
+    case DType::F8E5M2: return load.template operator()<f8e5m2>();
     default: return load.template operator()<float>();
   }
 }
@@ -173,7 +200,7 @@ std::size_t first_non_finite(std::span<const T> values) noexcept {
 /// still in L1, so the check adds no pass over memory.
 inline constexpr std::size_t convert_block = 4096;
 
-/// dst[i] = element i of `bytes` (F32, F16 or BF16 values, any alignment: read by memcpy, never
+/// dst[i] = element i of `bytes` (values of a weight dtype, any alignment: read by memcpy, never
 /// through a cast pointer) as T, for every element: a copy when the dtypes agree, else one rounding
 /// from the exact float value. Returns the index of the first element of dst that is NaN or Inf
 /// (stored in the file, or an F32 value beyond F16's range), or the element count when there is

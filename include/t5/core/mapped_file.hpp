@@ -119,8 +119,8 @@ class MappedFile {
 };
 
 /// One checkpoint tensor as a backend's `weight` op reads it: its bytes in a mapped file (in any
-/// alignment), their dtype (F32, F16 or BF16), the file and the tensor's name (for messages). A
-/// backend that uses the bytes in place keeps `file` alive with the weight and calls
+/// alignment), their dtype (a weight dtype: F32, F16, BF16 or fp8), the file and the tensor's name
+/// (for messages). A backend that uses the bytes in place keeps `file` alive with the weight and calls
 /// check_finite(); one that converts them calls convert_to() (which checks as it converts) and
 /// release() once it has.
 struct WeightSource {

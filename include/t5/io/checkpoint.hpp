@@ -117,7 +117,7 @@ class Checkpoint {
   static void check_weight_dtype(const io::TensorRef& ref) {
     if (!is_weight_dtype(ref.info->dtype))
       throw Error(ErrorCode::Format, where(ref) + ": tensor \"" + ref.info->name + "\" has dtype " +
-                                         std::string(dtype_name(ref.info->dtype)) + "; weights must be F32, F16 or BF16");
+                                         std::string(dtype_name(ref.info->dtype)) + "; weights must be F32, F16, BF16, F8_E4M3 or F8_E5M2");
   }
 
   void check_shape(const io::TensorRef& ref, const hf::ExpectedTensor& e) const {
