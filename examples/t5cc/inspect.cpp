@@ -73,7 +73,7 @@ void print_tensors(const t5::Checkpoint& ck) {
   auto print = [&](const std::string& name, const t5::io::TensorRef& ref, const std::string& note) {
     char line[512];
     std::snprintf(line, sizeof line, "  %-*s %-5s %-14s %12" PRIu64 "  %s%s\n", static_cast<int>(name_width), name.c_str(),
-                  std::string(t5::dtype_name(ref.info->dtype)).c_str(), t5::io::shape_string(ref.info->shape).c_str(),
+                  ref.info->stored_as().c_str(), t5::io::shape_string(ref.info->shape).c_str(),
                   ref.info->nbytes(), ref.file->path().filename().c_str(), note.c_str());
     std::cout << line;
   };

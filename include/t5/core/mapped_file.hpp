@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <utility>
@@ -60,6 +61,23 @@ class MappedFile {
       data_ = static_cast<const std::byte*>(p);
     }
     ::close(fd);  // the mapping keeps the file alive
+  }
+
+  /// `size` bytes of memory of its own (an anonymous map), filled by `fill` before it is shared
+  /// read-only: the decoded form of an encoded tensor, named `path` (its file) in messages.
+  /// release() drops its pages for good, which is right for a buffer only one weight reads.
+  template <class Fill>
+  static std::shared_ptr<const MappedFile> decoded(const std::filesystem::path& path, std::size_t size, Fill&& fill) {
+    auto m = std::shared_ptr<MappedFile>(new MappedFile());
+    m->path_ = path;
+    if (size > 0) {
+      void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();  // as any allocation of the load would
+      m->data_ = static_cast<const std::byte*>(p);
+      m->size_ = size;
+    }
+    fill(std::span<std::byte>(const_cast<std::byte*>(m->data_), size));
+    return m;
   }
 
   MappedFile(MappedFile&& other) noexcept

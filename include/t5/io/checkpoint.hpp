@@ -22,10 +22,11 @@ namespace detail {
 
 /// Whether two weight tensors hold the same values (same shape assumed), across dtypes.
 inline bool same_values(const io::TensorRef& a, const io::TensorRef& b) {
-  if (a.info->dtype == b.info->dtype) return std::memcmp(a.data().data(), b.data().data(), a.data().size()) == 0;
+  const WeightSource x = a.source(), y = b.source();
+  if (x.dtype == y.dtype) return std::memcmp(x.bytes.data(), y.bytes.data(), x.bytes.size()) == 0;
   const auto n = static_cast<std::size_t>(a.info->numel());
   for (std::size_t i = 0; i < n; ++i)
-    if (element_as_float(a.data(), a.info->dtype, i) != element_as_float(b.data(), b.info->dtype, i)) return false;
+    if (element_as_float(x.bytes, x.dtype, i) != element_as_float(y.bytes, y.dtype, i)) return false;
   return true;
 }
 

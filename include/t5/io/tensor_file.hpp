@@ -46,6 +46,9 @@ struct TensorInfo {
   std::vector<std::int64_t> shape;
   std::uint64_t begin = 0;  ///< byte range in the file's data section (a safetensors file's, after the
   std::uint64_t end = 0;    ///< header; the whole file for the other formats)
+  /// How the bytes are stored when they are not plain `dtype` elements ("Q8_0", "F8_E4M3 x scale"):
+  /// the reader's source() decodes them into `dtype`. Empty for tensors used as stored.
+  std::string encoding;
 
   /// The element count. The reader has checked it against the byte range (so it fits), a
   /// hand-made TensorInfo whose shape overflows is Error(InvalidArgument).
@@ -56,6 +59,8 @@ struct TensorInfo {
     return static_cast<std::int64_t>(*n);
   }
   std::uint64_t nbytes() const { return end - begin; }
+  /// "F32", or "Q8_0 -> F32" for a decoded tensor, for listings.
+  std::string stored_as() const { return encoding.empty() ? std::string(dtype_name(dtype)) : encoding + " -> " + std::string(dtype_name(dtype)); }
 };
 
 class TensorFile {
@@ -82,6 +87,15 @@ class TensorFile {
   /// alignment the file gives them: read them by memcpy (dtype.hpp's conversions do), never
   /// through a cast pointer.
   std::span<const std::byte> data(const TensorInfo& t) const { return file_->bytes().subspan(data_offset_ + t.begin, t.nbytes()); }
+
+  /// The tensor as a backend's weight op reads it: `dtype` elements, in place in the mapping, or,
+  /// for a tensor with an encoding, decoded into memory of its own that the source keeps alive
+  /// (each call decodes anew, so releasing one source's pages never touches another's).
+  virtual WeightSource source(const TensorInfo& t) const { return {data(t), t.dtype, file_, t.name}; }
+
+  /// What the file itself says about the model (GGUF metadata), as config.json keys; an empty
+  /// object when it says nothing.
+  virtual Json embedded_config() const { return Json::object(); }
 
  protected:
   TensorFile(const std::filesystem::path& path, std::string_view format)

@@ -53,7 +53,7 @@ struct TensorRef {
   const TensorFile* file = nullptr;
   std::span<const std::byte> data() const { return file->data(*info); }
   /// The tensor as a backend's weight op reads it.
-  WeightSource source() const { return {data(), info->dtype, file->mapping(), info->name}; }
+  WeightSource source() const { return file->source(*info); }
 };
 
 class WeightFiles {
