@@ -24,7 +24,7 @@ std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptio
   const DType dtype = options.dtype.value_or(options.device == Device::Cuda ? DType::BF16 : DType::F32);
   if (options.device == Device::Cuda && dtype != DType::BF16 && dtype != DType::F16)
     throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(dtype)));
-  const Checkpoint ckpt = Checkpoint::open(dir);
+  const Checkpoint ckpt = Checkpoint::open(dir, options.config);
   return dispatch(ckpt.detected().policies, [&]<VariantLike V>() -> std::unique_ptr<AnyModel> {
 #if T5CC_HAVE_CUDA
     if (options.device == Device::Cuda) {

@@ -898,6 +898,37 @@ def build_fp8(out_dir):
     return sorted(os.listdir(out_dir))
 
 
+def build_single_file(out_dir):
+    """Text encoders as diffusion pipelines ship them: one .safetensors of shared.weight and encoder.*,
+    no config.json. v1_1_gated's encoder in F16 (t5xxl_fp16.safetensors, as ComfyUI names it), the same
+    under a bundle's prefix beside another model's tensor (bundle.safetensors), and umt5's encoder in F32
+    (umt5_encoder.safetensors, per-layer bias tables); goldens_fp16 holds the encoder states transformers
+    computes from the F16 values widened, on v1_1_gated's inputs (umt5's are its own goldens')."""
+    for old in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, old))
+    model = T5ForConditionalGeneration.from_pretrained(os.path.join(ROOT, "v1_1_gated"), torch_dtype=torch.float32).eval()
+    encoder = {}
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            if name.startswith("encoder.") and not name.endswith("embed_tokens.weight") or name == "shared.weight":
+                encoder[name] = p.to(torch.float16).contiguous()
+            p.copy_(p.to(torch.float16).float())  # the whole model widened from F16 (only its encoder is compared)
+    save_file(encoder, os.path.join(out_dir, "t5xxl_fp16.safetensors"))
+    bundle = {"text_encoders.t5xxl.transformer." + k: v for k, v in encoder.items()}
+    bundle["text_encoders.clip_l.transformer.text_model.final_layer_norm.weight"] = torch.ones(8, dtype=torch.float16)
+    save_file(bundle, os.path.join(out_dir, "bundle.safetensors"))
+    umt5 = load_file(os.path.join(ROOT, "umt5", "model.safetensors"))
+    save_file({k: v for k, v in umt5.items() if k.startswith("encoder.") or k == "shared.weight"},
+              os.path.join(out_dir, "umt5_encoder.safetensors"))
+    shutil.copy(os.path.join(ROOT, "v1_1_gated", "spiece.model"), os.path.join(out_dir, "spiece.model"))
+    source = load_file(os.path.join(ROOT, "v1_1_gated", "goldens.safetensors"))
+    with torch.no_grad():
+        states = model.encoder(input_ids=source["input_ids"], attention_mask=source["attention_mask"]).last_hidden_state
+    save_goldens({"input_ids": source["input_ids"], "attention_mask": source["attention_mask"],
+                  "encoder_last_hidden_state": states.float()}, os.path.join(out_dir, "goldens_fp16.safetensors"))
+    return sorted(os.listdir(out_dir))
+
+
 # ----------------------------------------------------------------------------------------------------------
 # --check
 
@@ -959,6 +990,7 @@ def main():
         jobs.append(("sentinel_spiece", ROOT, build_sentinel_spiece))
         jobs.append(("fp8_values", ROOT, build_fp8_values))
         jobs.append(("fp8_e4m3", os.path.join(ROOT, "fp8_e4m3"), build_fp8))
+        jobs.append(("single_file", os.path.join(ROOT, "single_file"), build_single_file))
         jobs.append(("pytorch_files", os.path.join(ROOT, "pytorch_files"), build_pytorch_files))
         jobs.append(("pytorch_tied", os.path.join(ROOT, "pytorch_tied"), lambda out: build_pytorch("v1_0_tied", out)))
         jobs.append(("pytorch_sharded", os.path.join(ROOT, "pytorch_sharded"),

@@ -65,6 +65,8 @@ void print_config(const t5::HfConfig& c, const t5::Detected& d) {
 
 void print_tensors(const t5::Checkpoint& ck) {
   const auto& weights = ck.weights();
+  // The names the model reads: the file's, less the prefix the weights stripped.
+  auto hf_name = [&](const std::string& stored) { return stored.substr(stored.starts_with(weights.prefix()) ? weights.prefix().size() : 0); };
   std::cout << "weights    " << weights.description() << "\n";
   std::cout << "model      " << (ck.detected().encoder_only ? "encoder only (no decoder tensors)" : "encoder-decoder") << "\n";
 
@@ -83,8 +85,9 @@ void print_tensors(const t5::Checkpoint& ck) {
   std::set<std::string> listed;
   for (const auto& e : ck.expected()) {
     const auto& ref = ck.tensor(e.name);
-    print(ref.info->name, ref, ref.info->name != e.name ? "  (the embedding)" : "");
-    listed.insert(ref.info->name);
+    const std::string name = hf_name(ref.info->name);
+    print(name, ref, name != e.name ? "  (the embedding)" : "");
+    listed.insert(name);
     parameters += ref.info->numel();
     bytes += ref.info->nbytes();
   }
@@ -101,26 +104,30 @@ void print_tensors(const t5::Checkpoint& ck) {
 }  // namespace
 
 Command add_inspect(CLI::App& app) {
-  auto dir = std::make_shared<std::string>();
-  app.add_option("--model", *dir, "checkpoint directory: config.json and model.safetensors or pytorch_model.bin (or a sharded index)")
-      ->type_name("DIR")
-      ->required()
-      ->check(non_empty());
-  app.footer("Reads config.json and the weights (safetensors or PyTorch .bin) of a HuggingFace T5, Flan-T5,\n"
-             "mT5 or UMT5 checkpoint, validates every tensor against the config, and prints the detected preset and\n"
-             "policies, the sizes (Hparams) and the tensor inventory with dtypes and bytes.\n\n"
+  auto model = std::make_shared<std::string>();
+  auto config = std::make_shared<std::string>();
+  app.add_option("--model", *model, model_help())->type_name("PATH")->required()->check(non_empty());
+  app.add_option("--config", *config, config_help())->type_name("FILE")->check(non_empty());
+  app.footer("Reads the config and the weights of a T5, Flan-T5, mT5 or UMT5 checkpoint (a HuggingFace directory, or one\n"
+             "weights file such as a diffusion pipeline's text encoder), validates every tensor against the config, and\n"
+             "prints the detected preset and policies, the sizes (Hparams), which of them were inferred from the tensor\n"
+             "shapes, the weights' format and any name prefix stripped, and the tensor inventory with dtypes and bytes.\n\n"
              "exit status: 0 success, 1 the checkpoint cannot be read or is invalid, 2 usage error");
-  return [dir] {
-    const std::filesystem::path path = *dir;
-    std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec))
-      throw t5::Error(t5::ErrorCode::Io, path.string() + (ec && ec != std::errc::no_such_file_or_directory ? ": cannot access: " + ec.message() : ": not a directory"));
-    const t5::HfConfig config = t5::HfConfig::read(path / "config.json");
+  return [model, config] {
+    const std::filesystem::path path = *model;
     std::cout << "checkpoint " << path.string() << "\n";
-    print_config(config, t5::detect(config));
-    flush_stdout();  // the config's description stands even if the weights fail below
-
-    const t5::Checkpoint ck = t5::Checkpoint::open(path);
+    if (t5::path_kind(path) == t5::PathKind::Directory && config->empty()) {
+      const t5::HfConfig own = t5::HfConfig::read(path / "config.json");
+      print_config(own, t5::detect(own));
+      flush_stdout();  // the config's description stands even if the weights fail below
+    }
+    const t5::Checkpoint ck = t5::Checkpoint::open(path, *config);
+    if (t5::path_kind(path) != t5::PathKind::Directory || !config->empty()) print_config(ck.config(), ck.detected());
+    if (!ck.inferred().empty()) {
+      std::string keys;
+      for (const auto& key : ck.inferred()) keys += (keys.empty() ? "" : ", ") + key;
+      std::cout << "inferred   " << keys << "\n";
+    }
     print_tensors(ck);
     flush_stdout();
     return 0;

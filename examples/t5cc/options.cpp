@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <utility>
@@ -126,11 +127,19 @@ std::string in_option_terms(std::string message, const std::vector<std::string>&
   return message;
 }
 
+std::string model_help() {
+  return "the checkpoint: a directory with config.json, weights (safetensors, PyTorch .bin, or a sharded index) and spiece.model; "
+         "or one weights file (safetensors or .bin, a text encoder as ComfyUI ships it), whose config is inferred from its tensor "
+         "shapes unless --config gives it, with spiece.model beside it";
+}
+
+std::string config_help() {
+  return "a config.json for the model: the config of a weights file given alone, or keys that override the checkpoint's own";
+}
+
 void add_job_options(CLI::App& app, JobOptions& job) {
-  app.add_option("--model", job.model, "checkpoint directory with config.json, weights (safetensors or PyTorch .bin) and spiece.model")
-      ->type_name("DIR")
-      ->required()
-      ->check(non_empty());
+  app.add_option("--model", job.model, model_help())->type_name("PATH")->required()->check(non_empty());
+  app.add_option("--config", job.config, config_help())->type_name("FILE")->check(non_empty());
   app.add_option("text", job.texts, "the inputs (or --input)")->type_name("TEXT");
   app.add_option("--input", job.input, input_help())->type_name("FILE")->check(non_empty());
   app.add_option("--batch-size", job.batch_size, "inputs per batch, in " + integer_range(1, limits::batch_size) + " (default 8)")
@@ -244,8 +253,17 @@ LoadedModel load_model(const JobOptions& job) {
   if (job.dtype == "bf16") options.dtype = t5::DType::BF16;
   if (job.dtype == "int8") options.dtype = t5::DType::I8;
   if (job.dtype == "f16") options.dtype = t5::DType::F16;
-  t5::Tokenizer tokenizer = t5::Tokenizer::from_model_dir(job.model);
-  return {t5::load(job.model, options), std::move(tokenizer)};
+  options.config = job.config;
+  const std::filesystem::path path = job.model;
+  if (t5::path_kind(path) != t5::PathKind::Directory) {
+    // One weights file: its config is the model's (inferred or given), its tokenizer lies beside it.
+    auto model = t5::load(path, options);
+    t5::Tokenizer tokenizer = t5::Tokenizer::for_model(path.parent_path(), model->detected().model_type, model->hparams(),
+                                                       "the config of " + path.string());
+    return {std::move(model), std::move(tokenizer)};
+  }
+  t5::Tokenizer tokenizer = t5::Tokenizer::from_model_dir(path);
+  return {t5::load(path, options), std::move(tokenizer)};
 }
 
 void flush_stdout() {

@@ -84,6 +84,7 @@ std::string in_option_terms(std::string message, const std::vector<std::string>&
 /// The options of `encode` and `generate` beyond their own.
 struct JobOptions {
   std::string model;
+  std::string config;  ///< --config FILE
   std::vector<std::string> texts;
   std::string input;  ///< --input FILE ("-": stdin)
   std::int64_t batch_size = 8;
@@ -92,6 +93,10 @@ struct JobOptions {
   std::string dtype;  ///< empty: the device's default
   bool quiet = false;
 };
+
+/// The help of --model and --config (encode, generate, inspect).
+std::string model_help();
+std::string config_help();
 
 /// The help of --input (encode, generate, tokenize).
 std::string input_help();

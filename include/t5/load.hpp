@@ -27,6 +27,9 @@ struct LoadOptions {
   /// activations and the residual stay float32. GPU: the activation and weight dtype, BF16 (the
   /// default) or F16, with the residual in float32.
   std::optional<DType> dtype = std::nullopt;
+  /// A config.json to use: for a weights file that comes without one (its values then override
+  /// those inferred from the shapes), or over a directory's own config.json, key by key. Empty: none.
+  std::filesystem::path config = {};
 };
 
 /// A loaded model whose variant is known at run time (t5::load). Every call validates its input
@@ -63,7 +66,7 @@ const char* version() noexcept;
 /// ONEDNN_MAX_CPU_ISA cap them), e.g. "elementwise avx512, products oneDNN 2.6.3 (avx512_core_amx)".
 std::string cpu_kernels();
 
-/// Opens the checkpoint in `dir`, detects its variant and loads it as the matching Model<V, B>
+/// Opens the checkpoint at `dir` (a directory, or one weights file: io/checkpoint.hpp), detects its variant and loads it as the matching Model<V, B>
 /// (t5/model.hpp, instantiated in libt5cc for every variant dispatch() reaches), on the CPU or a
 /// GPU in options.dtype (Error(InvalidArgument) for a dtype the device does not run, and for
 /// Device::Cuda in a build without CUDA).

@@ -86,7 +86,7 @@ class Model final : public AnyModel {
 
 template <VariantLike V, Backend B>
 Model<V, B> Model<V, B>::load(const std::filesystem::path& dir, const LoadOptions& options) {
-  return Model(Checkpoint::open(dir), options);
+  return Model(Checkpoint::open(dir, options.config), options);
 }
 
 template <VariantLike V, Backend B>

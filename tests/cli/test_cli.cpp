@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(help_and_version) {
   BOOST_TEST(top.out.find("greedy search, sampling or beam search") != std::string::npos);  // generate's line
   const auto inspect = t5cc({"inspect", "--help"});
   BOOST_TEST(inspect.status == 0);
-  BOOST_TEST(inspect.out.find("--model DIR") != std::string::npos);
+  BOOST_TEST(inspect.out.find("--model PATH") != std::string::npos);
   BOOST_TEST(t5cc({"--version"}).out.find("t5cc ") == 0u);
 }
 
@@ -187,6 +187,39 @@ BOOST_AUTO_TEST_CASE(tokenize_on_a_fixture) {
 
 // encode --out writes the documented tensors, equal to the library's encoder output; without
 // --out one summary line per input.
+// One weights file, as a bundle ships a text encoder: inspect names the format, the prefix and the
+// inferred values; encode runs it with the spiece.model beside it, as the library does.
+BOOST_AUTO_TEST_CASE(single_weights_file) {
+  const auto bundle = (fixture("single_file") / "bundle.safetensors").string();
+  const auto r = t5cc({"inspect", "--model", bundle});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(r.out.find("bundle.safetensors (safetensors), names under the prefix \"text_encoders.t5xxl.transformer.\", 1 other tensors set aside") !=
+                 std::string::npos, r.out);
+  BOOST_TEST(r.out.find("(config inferred from the tensor shapes)") != std::string::npos, r.out);
+  BOOST_TEST(t5::test::line_words(r.out, "inferred").size() > 10u, r.out);
+  const auto q = t5::test::line_words(r.out, "encoder.block.0.layer.0.SelfAttention.q.weight");  // the HF name, prefix stripped
+  BOOST_TEST_REQUIRE(q.size() > 1u, r.out);
+  BOOST_TEST(q[1] == "F16");
+
+  t5::test::TempDir tmp;
+  std::ofstream(tmp / "eps.json") << R"({"layer_norm_epsilon": 0.5})";
+  const auto over = t5cc({"inspect", "--model", bundle, "--config", (tmp / "eps.json").string()});
+  BOOST_TEST_REQUIRE(over.status == 0, over.err);
+  BOOST_TEST(t5::test::line_words(over.out, "layer_norm_epsilon") == (std::vector<std::string>{"layer_norm_epsilon", "0.5"}), boost::test_tools::per_element());
+
+  const auto file = (tmp / "states.safetensors").string();
+  const auto e = t5cc({"encode", "--model", bundle, "--out", file, "--threads", "1", "The dog."});
+  BOOST_TEST_REQUIRE(e.status == 0, e.err);
+  const auto tok = t5::Tokenizer::from_spm(fixture("single_file") / "spiece.model");
+  const std::vector<std::string> texts = {"The dog."};
+  const auto expected = t5::load(bundle, {.threads = 1})->encode(tok.encode_batch(texts));
+  const t5::io::SafetensorsFile out(file);
+  std::vector<float> written(expected.values.size());
+  BOOST_TEST_REQUIRE(out.find("last_hidden_state")->nbytes() == written.size() * sizeof(float));
+  std::memcpy(written.data(), out.data(*out.find("last_hidden_state")).data(), written.size() * sizeof(float));
+  BOOST_TEST(written == expected.values, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(encode_on_a_fixture) {
   const auto dir = fixture("v1_1_gated").string();
   t5::test::TempDir tmp;

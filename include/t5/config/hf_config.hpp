@@ -37,6 +37,11 @@ struct HfConfig {
     return with_json_errors(source, ErrorCode::InvalidConfig, [&] { return from_json(j, source); });
   }
 
+  /// A config from its parsed JSON (an inferred or merged object), as parse() reads text.
+  static HfConfig from(const Json& j, const std::string& source) {
+    return with_json_errors(source, ErrorCode::InvalidConfig, [&] { return from_json(j, source); });
+  }
+
   /// Reads and parses a config.json file. Throws Error(Io) when it cannot be read.
   static HfConfig read(const std::filesystem::path& path) { return parse(read_text_file(path), path.string()); }
 

@@ -14,6 +14,7 @@
 #include "t5/core/policies.hpp"
 #include "t5/io/detect.hpp"
 #include "t5/io/hf_names.hpp"
+#include "t5/io/infer_config.hpp"
 #include "t5/io/weight_files.hpp"
 
 namespace t5 {
@@ -34,19 +35,57 @@ inline bool same_values(const io::TensorRef& a, const io::TensorRef& b) {
 
 class Checkpoint {
  public:
-  /// Opens `dir`: reads config.json, maps the weights (io/weight_files.hpp), detects the variant and validates
-  /// every tensor against it (presence, dtype, rank, shape, no unknown names, aliases equal to the
-  /// embedding). Throws t5::Error with a message naming the file and the tensor or key.
-  static Checkpoint open(const std::filesystem::path& dir) {
-    if (path_kind(dir) != PathKind::Directory)
-      throw Error(ErrorCode::Io, dir.string() + ": not a directory (a checkpoint is a directory holding config.json and its weights: model.safetensors, pytorch_model.bin or their sharded index)");
-    HfConfig config = HfConfig::read(dir / "config.json");
-    io::WeightFiles weights(dir);
+  /// Opens the checkpoint at `path`: a directory (config.json and its weights, io/weight_files.hpp)
+  /// or one weights file, whose config comes from the file's own metadata (GGUF) and, for what that
+  /// leaves open, from the tensor shapes (io/infer_config.hpp). `config_file`, when given, supplies
+  /// the config or overrides it key by key. Detects the variant and validates every tensor against
+  /// it (presence, dtype, rank, shape, no unknown names, aliases equal to the embedding). Throws
+  /// t5::Error with a message naming the file and the tensor or key.
+  static Checkpoint open(const std::filesystem::path& path, const std::filesystem::path& config_file = {}) {
+    const PathKind kind = path_kind(path);
+    if (kind == PathKind::Missing)
+      throw Error(ErrorCode::Io, path.string() + ": no such file or directory (a checkpoint is a directory holding config.json and its weights, or one weights file)");
+    const bool directory = kind == PathKind::Directory;
+    const bool own_config = directory && (config_file.empty() || path_kind(path / "config.json") != PathKind::Missing);
+    io::WeightFiles weights = [&] {
+      // A directory's config.json is read before its weights, so a bad config is the first error.
+      if (own_config) (void)HfConfig::read(path / "config.json");
+      return io::WeightFiles(path);
+    }();
+
+    const Json over = config_file.empty() ? Json::object() : read_config_object(config_file);
+    Json base = Json::object();
+    std::vector<std::string> inferred;
+    std::string source = (path / "config.json").string();
+    if (own_config) {
+      base = parse_json_strict(read_text_file(path / "config.json"), source, "key");
+    } else if (!directory) {
+      const Json embedded = weights.files().front()->embedded_config();
+      base = io::infer_config(weights);
+      for (const auto& [key, value] : base.items())
+        if (!embedded.contains(key) && !over.contains(key)) inferred.push_back(key);
+      for (const auto& [key, value] : embedded.items()) base[key] = value;
+      source = path.string() + (embedded.empty() ? " (config inferred from the tensor shapes)" : " (config from the file's metadata and the tensor shapes)");
+    }
+    if (!config_file.empty()) source = config_file.string() + (own_config || !directory ? " over " + source : std::string());
+    for (const auto& [key, value] : over.items()) base[key] = value;
+    HfConfig config = HfConfig::from(base, source);
     Detected detected = detect(config, weights.names());
     Checkpoint c(std::move(config), std::move(weights), std::move(detected));
+    c.inferred_ = std::move(inferred);
     c.validate();
     return c;
   }
+
+  static Json read_config_object(const std::filesystem::path& file) {
+    const Json j = parse_json_strict(read_text_file(file), file.string(), "key");
+    if (!j.is_object()) throw Error(ErrorCode::InvalidConfig, file.string() + ": expected a JSON object, found " + json_type_name(j));
+    return j;
+  }
+
+  /// The config keys whose values were inferred from the tensor shapes (none for a directory with
+  /// its config.json).
+  const std::vector<std::string>& inferred() const noexcept { return inferred_; }
 
   const HfConfig& config() const noexcept { return config_; }
   const io::WeightFiles& weights() const noexcept { return weights_; }
@@ -159,6 +198,7 @@ class Checkpoint {
   Detected detected_;
   std::vector<hf::ExpectedTensor> expected_;
   const io::TensorRef* embedding_ = nullptr;
+  std::vector<std::string> inferred_;
 };
 
 }  // namespace t5

@@ -58,30 +58,47 @@ struct TensorRef {
 
 class WeightFiles {
  public:
-  /// Opens the weights in `dir`: the first of model.safetensors, model.safetensors.index.json,
-  /// pytorch_model.bin, pytorch_model.bin.index.json present (transformers' preference). Throws
-  /// Error(Io) when none exists and Error(Format) for a malformed file or an index that disagrees
-  /// with its shards.
-  explicit WeightFiles(const std::filesystem::path& dir) : dir_(dir) {
+  /// Opens the weights at `path`: a weights file itself (any format open_tensor_file reads), or a
+  /// directory holding the first of model.safetensors, model.safetensors.index.json,
+  /// pytorch_model.bin, pytorch_model.bin.index.json (transformers' preference). A common prefix
+  /// in front of the HF names (a bundle's "text_encoders.t5xxl.transformer.") is stripped, and
+  /// tensors outside it set aside (prefix(), set_aside()). Throws Error(Io) when no weights exist
+  /// and Error(Format) for a malformed file or an index that disagrees with its shards.
+  explicit WeightFiles(const std::filesystem::path& path) : dir_(path) {
     // path_kind, not fs::exists: a symlink loop or an unreadable directory is Error(Io), not a
     // filesystem_error. Anything present but not a regular file is refused by MappedFile.
+    if (path_kind(path) != PathKind::Directory) {
+      files_.push_back(open_tensor_file(path));
+      for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
+      description_ = path.filename().string() + " (" + std::string(files_.back()->format()) + ")";
+      strip_prefix();
+      return;
+    }
     for (const auto& layout : weight_layouts) {
-      if (path_kind(dir / layout.single) != PathKind::Missing) {
-        files_.push_back(open_tensor_file(dir / layout.single));
+      if (path_kind(path / layout.single) != PathKind::Missing) {
+        files_.push_back(open_tensor_file(path / layout.single));
         for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
         description_ = std::string(layout.single) + " (" + std::string(files_.back()->format()) + ")";
+        strip_prefix();
         return;
       }
-      if (path_kind(dir / layout.index) != PathKind::Missing) {
-        open_shards(dir / layout.index);
+      if (path_kind(path / layout.index) != PathKind::Missing) {
+        open_shards(path / layout.index);
+        strip_prefix();
         return;
       }
     }
     std::string names;
     for (const auto& layout : weight_layouts) names += (names.empty() ? "" : ", ") + std::string(layout.single) + ", " + std::string(layout.index);
-    throw Error(ErrorCode::Io, dir.string() + ": no weights: none of " + names);
+    throw Error(ErrorCode::Io, path.string() + ": no weights: none of " + names);
   }
 
+  /// The prefix stripped from the file's names, or "".
+  const std::string& prefix() const noexcept { return prefix_; }
+  /// How many tensors lie outside the prefix (a bundle's other models), unused.
+  std::size_t set_aside() const noexcept { return set_aside_; }
+
+  /// The path the weights were opened from (a directory or a file), for messages.
   const std::filesystem::path& dir() const noexcept { return dir_; }
   /// "model.safetensors (safetensors)" or "pytorch_model.bin.index.json (2 shards, PyTorch zip)".
   const std::string& description() const noexcept { return description_; }
@@ -93,7 +110,7 @@ class WeightFiles {
     return it == by_name_.end() ? nullptr : &it->second;
   }
 
-  /// Every tensor, by name.
+  /// Every tensor, by its HF name (the prefix stripped).
   const std::map<std::string, TensorRef, std::less<>>& tensors() const noexcept { return by_name_; }
 
   std::set<std::string, std::less<>> names() const {
@@ -103,6 +120,31 @@ class WeightFiles {
   }
 
  private:
+  /// The one anchor every T5 checkpoint holds; what stands before it in a name is the prefix.
+  static constexpr std::string_view anchor = "encoder.block.0.layer.0.SelfAttention.q.weight";
+
+  void strip_prefix() {
+    std::set<std::string> prefixes;
+    for (const auto& [name, ref] : by_name_)
+      if (name.ends_with(anchor)) prefixes.insert(name.substr(0, name.size() - anchor.size()));
+    if (prefixes.empty() || prefixes.contains("")) return;  // HF names already, or nothing to go by
+    if (prefixes.size() > 1) {
+      std::string list;
+      for (const auto& p : prefixes) list += (list.empty() ? "" : ", ") + quoted_text(p, name_chars);
+      throw Error(ErrorCode::Format, dir_.string() + ": the file holds " + std::to_string(prefixes.size()) + " T5 encoders, under the prefixes " + list +
+                                         "; t5cc loads one (extract it to a file of its own)");
+    }
+    prefix_ = *prefixes.begin();
+    std::map<std::string, TensorRef, std::less<>> stripped;
+    for (auto& [name, ref] : by_name_) {
+      if (name.starts_with(prefix_)) stripped.emplace(name.substr(prefix_.size()), ref);
+      else ++set_aside_;
+    }
+    by_name_ = std::move(stripped);
+    description_ += ", names under the prefix " + quoted_text(prefix_, name_chars) +
+                    (set_aside_ ? ", " + std::to_string(set_aside_) + " other tensors set aside" : std::string());
+  }
+
   void open_shards(const std::filesystem::path& index_path) {
     const std::string src = index_path.string();
     const Json index = parse_json_strict(read_text_file(index_path), src, "key");
@@ -150,6 +192,8 @@ class WeightFiles {
   std::vector<std::unique_ptr<TensorFile>> files_;
   std::map<std::string, TensorRef, std::less<>> by_name_;
   std::string description_;
+  std::string prefix_;
+  std::size_t set_aside_ = 0;
 };
 
 }  // namespace t5::io

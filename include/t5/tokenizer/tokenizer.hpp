@@ -50,12 +50,20 @@ class Tokenizer {
     if (path_kind(spm) == PathKind::Missing)
       throw Error(ErrorCode::Tokenizer, dir.string() + ": no spiece.model (the tokenizer t5cc reads is SentencePiece's)");
     const HfConfig config = HfConfig::read(dir / "config.json");
+    return for_model(dir, config.model_type, config.hparams, config.source);
+  }
+
+  /// The same for a model whose config is already known (perhaps inferred for a single weights
+  /// file; `config_source` names it): spiece.model and tokenizer_config.json from the directory `dir`.
+  static Tokenizer for_model(const std::filesystem::path& dir, const std::string& model_type, const Hparams& h, const std::string& config_source) {
+    const auto spm = dir / "spiece.model";
+    if (path_kind(spm) == PathKind::Missing)
+      throw Error(ErrorCode::Tokenizer, (dir.empty() ? std::filesystem::path(".") : dir).string() + ": no spiece.model beside the weights (the tokenizer t5cc reads is SentencePiece's)");
     const std::optional<std::int64_t> extra_ids = read_extra_ids(dir / "tokenizer_config.json");
     Tokenizer t = load(spm);
-    const Hparams& h = config.hparams;
-    const std::int64_t count = extra_ids ? *extra_ids : config.model_type == "umt5" && h.vocab_size >= t.pieces_ + 300 ? 300 : 100;
-    const std::string count_source = extra_ids ? "extra_ids of " + (dir / "tokenizer_config.json").string() : "the default for model_type " + quoted_text(config.model_type);
-    t.add_sentinels(count, spm.string(), count_source, h.vocab_size, "vocab_size " + std::to_string(h.vocab_size) + " of " + config.source);
+    const std::int64_t count = extra_ids ? *extra_ids : model_type == "umt5" && h.vocab_size >= t.pieces_ + 300 ? 300 : 100;
+    const std::string count_source = extra_ids ? "extra_ids of " + (dir / "tokenizer_config.json").string() : "the default for model_type " + quoted_text(model_type);
+    t.add_sentinels(count, spm.string(), count_source, h.vocab_size, "vocab_size " + std::to_string(h.vocab_size) + " of " + config_source);
     t.pad_id_ = static_cast<std::int32_t>(h.pad_id);
     t.eos_id_ = static_cast<std::int32_t>(h.eos_id);
     return t;
