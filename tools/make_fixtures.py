@@ -929,6 +929,44 @@ def build_single_file(out_dir):
     return sorted(os.listdir(out_dir))
 
 
+def build_scaled_fp8(out_dir):
+    """ComfyUI's scaled fp8 text encoders, v1_1_gated's encoder: each projection stored as F8_E4M3 of
+    weight / scale with one float32 scale per tensor (max |weight| / 448), the rest float32. In the older
+    layout (t5xxl_fp8_e4m3fn_scaled.safetensors) a `scaled_fp8` tensor marks the file and each layer L has
+    L.scale_weight and L.scale_input; in the newer one (t5xxl_fp8_mixed.safetensors) L.weight_scale,
+    L.input_scale and L.comfy_quant (the JSON {"format": "float8_e4m3fn"} as bytes), as comfy/ops.py reads
+    them. goldens.safetensors: the encoder states transformers computes from the dequantised weights,
+    fp8 value widened to float32 times the scale, on v1_1_gated's inputs."""
+    for old in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, old))
+    model = T5ForConditionalGeneration.from_pretrained(os.path.join(ROOT, "v1_1_gated"), torch_dtype=torch.float32).eval()
+    older, newer = {"scaled_fp8": torch.zeros(2, dtype=torch.float8_e4m3fn)}, {}
+    quant = torch.tensor(list(json.dumps({"format": "float8_e4m3fn"}).encode("utf-8")), dtype=torch.uint8)
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            if not (name.startswith("encoder.") and not name.endswith("embed_tokens.weight") or name == "shared.weight"):
+                continue
+            if p.dim() == 2 and name != "shared.weight" and "relative_attention_bias" not in name:
+                layer = name[:-len(".weight")]
+                scale = (p.abs().max() / 448.0).to(torch.float32)
+                q = (p / scale).to(torch.float8_e4m3fn)
+                p.copy_(q.to(torch.float32) * scale)
+                older[name], newer[name] = q, q
+                older[layer + ".scale_weight"], newer[layer + ".weight_scale"] = scale.clone(), scale.clone()
+                older[layer + ".scale_input"], newer[layer + ".input_scale"] = torch.ones(()), torch.ones(())
+                newer[layer + ".comfy_quant"] = quant.clone()
+            else:
+                older[name], newer[name] = p.contiguous(), p.contiguous()
+    save_file(older, os.path.join(out_dir, "t5xxl_fp8_e4m3fn_scaled.safetensors"))
+    save_file(newer, os.path.join(out_dir, "t5xxl_fp8_mixed.safetensors"))
+    source = load_file(os.path.join(ROOT, "v1_1_gated", "goldens.safetensors"))
+    with torch.no_grad():
+        states = model.encoder(input_ids=source["input_ids"], attention_mask=source["attention_mask"]).last_hidden_state
+    save_goldens({"input_ids": source["input_ids"], "attention_mask": source["attention_mask"],
+                  "encoder_last_hidden_state": states.float()}, os.path.join(out_dir, "goldens.safetensors"))
+    return sorted(os.listdir(out_dir))
+
+
 # ----------------------------------------------------------------------------------------------------------
 # --check
 
@@ -991,6 +1029,7 @@ def main():
         jobs.append(("fp8_values", ROOT, build_fp8_values))
         jobs.append(("fp8_e4m3", os.path.join(ROOT, "fp8_e4m3"), build_fp8))
         jobs.append(("single_file", os.path.join(ROOT, "single_file"), build_single_file))
+        jobs.append(("scaled_fp8", os.path.join(ROOT, "scaled_fp8"), build_scaled_fp8))
         jobs.append(("pytorch_files", os.path.join(ROOT, "pytorch_files"), build_pytorch_files))
         jobs.append(("pytorch_tied", os.path.join(ROOT, "pytorch_tied"), lambda out: build_pytorch("v1_0_tied", out)))
         jobs.append(("pytorch_sharded", os.path.join(ROOT, "pytorch_sharded"),

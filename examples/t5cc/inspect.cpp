@@ -86,7 +86,7 @@ void print_tensors(const t5::Checkpoint& ck) {
   for (const auto& e : ck.expected()) {
     const auto& ref = ck.tensor(e.name);
     const std::string name = hf_name(ref.info->name);
-    print(name, ref, name != e.name ? "  (the embedding)" : "");
+    print(name, ref, std::string(name != e.name ? "  (the embedding)" : "") + (ref.scale ? "  (x " + ref.scale->info->name + ")" : ""));
     listed.insert(name);
     parameters += ref.info->numel();
     bytes += ref.info->nbytes();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -51,9 +52,25 @@ inline std::unique_ptr<TensorFile> open_tensor_file(const std::filesystem::path&
 struct TensorRef {
   const TensorInfo* info = nullptr;
   const TensorFile* file = nullptr;
+  /// ComfyUI's scaled fp8: the one-value tensor the stored values are multiplied by.
+  const TensorRef* scale = nullptr;
+
   std::span<const std::byte> data() const { return file->data(*info); }
-  /// The tensor as a backend's weight op reads it.
-  WeightSource source() const { return file->source(*info); }
+  /// The tensor as a backend's weight op reads it; a scaled tensor decoded to float32 (value x scale,
+  /// one float32 product per element, as ComfyUI's weight.to(float32) * scale_weight computes it).
+  WeightSource source() const {
+    if (scale == nullptr) return file->source(*info);
+    const WeightSource stored = file->source(*info), factors = scale->source();
+    const auto n = static_cast<std::size_t>(info->numel());
+    const float factor = element_as_float(factors.bytes, factors.dtype, 0);
+    auto decoded = MappedFile::decoded(file->path(), n * sizeof(float), [&](std::span<std::byte> out) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const float v = element_as_float(stored.bytes, stored.dtype, i) * factor;
+        std::memcpy(out.data() + i * sizeof(float), &v, sizeof(float));
+      }
+    });
+    return {decoded->bytes(), DType::F32, decoded, info->name};
+  }
 };
 
 class WeightFiles {
@@ -72,6 +89,7 @@ class WeightFiles {
       for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
       description_ = path.filename().string() + " (" + std::string(files_.back()->format()) + ")";
       strip_prefix();
+      apply_scales();
       return;
     }
     for (const auto& layout : weight_layouts) {
@@ -80,11 +98,13 @@ class WeightFiles {
         for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
         description_ = std::string(layout.single) + " (" + std::string(files_.back()->format()) + ")";
         strip_prefix();
+        apply_scales();
         return;
       }
       if (path_kind(path / layout.index) != PathKind::Missing) {
         open_shards(path / layout.index);
         strip_prefix();
+        apply_scales();
         return;
       }
     }
@@ -95,7 +115,8 @@ class WeightFiles {
 
   /// The prefix stripped from the file's names, or "".
   const std::string& prefix() const noexcept { return prefix_; }
-  /// How many tensors lie outside the prefix (a bundle's other models), unused.
+  /// How many tensors the model does not read: those outside the prefix (a bundle's other models),
+  /// and scaled fp8's markers and factors (the factors are applied to their weights).
   std::size_t set_aside() const noexcept { return set_aside_; }
 
   /// The path the weights were opened from (a directory or a file), for messages.
@@ -143,6 +164,53 @@ class WeightFiles {
     by_name_ = std::move(stripped);
     description_ += ", names under the prefix " + quoted_text(prefix_, name_chars) +
                     (set_aside_ ? ", " + std::to_string(set_aside_) + " other tensors set aside" : std::string());
+  }
+
+  /// ComfyUI's scaled fp8 files: each scaled weight `L.weight` has a float32 factor `L.scale_weight`
+  /// (older files, marked by a `scaled_fp8` tensor) or `L.weight_scale` (newer ones, with a
+  /// `L.comfy_quant` JSON tensor naming the format), one value per tensor. The weight is read as
+  /// value x factor; the markers, the format tensors and `scale_input` / `input_scale` (which
+  /// quantise activations for fp8 products, not used when the products run wider) are set aside.
+  void apply_scales() {
+    static constexpr std::string_view factor_suffixes[] = {".scale_weight", ".weight_scale"};
+    static constexpr std::string_view unused_suffixes[] = {".scale_input", ".input_scale", ".comfy_quant"};
+    std::vector<std::string> unused;
+    for (auto& [name, ref] : by_name_) {
+      if (name == "scaled_fp8") unused.push_back(name);
+      if (name.ends_with(".comfy_quant")) check_quant_format(name, ref);
+      for (const auto suffix : unused_suffixes)
+        if (name.ends_with(suffix)) unused.push_back(name);
+      for (const auto suffix : factor_suffixes) {
+        if (!name.ends_with(suffix)) continue;
+        const std::string weight = name.substr(0, name.size() - suffix.size()) + ".weight";
+        auto it = by_name_.find(weight);
+        const std::string what = dir_.string() + ": scale " + quoted_text(name, name_chars);
+        if (it == by_name_.end()) throw Error(ErrorCode::Format, what + " scales no tensor (no " + quoted_text(weight, name_chars) + ")");
+        if (ref.info->dtype != DType::F32 && ref.info->dtype != DType::F16 && ref.info->dtype != DType::BF16)
+          throw Error(ErrorCode::Format, what + " has dtype " + std::string(dtype_name(ref.info->dtype)) + ", expected F32, F16 or BF16");
+        if (ref.info->numel() != 1)
+          throw Error(ErrorCode::Format, what + " has shape " + shape_string(ref.info->shape) + ", expected one value (a scale per tensor)");
+        if (it->second.scale != nullptr) throw Error(ErrorCode::Format, what + ": " + quoted_text(weight, name_chars) + " has two scales");
+        it->second.scale = &scales_.emplace_back(ref);
+        unused.push_back(name);
+      }
+    }
+    for (const auto& name : unused) by_name_.erase(name);
+    set_aside_ += unused.size();
+    if (!scales_.empty()) description_ += ", " + std::to_string(scales_.size()) + " weights scaled (ComfyUI scaled fp8)";
+  }
+
+  /// A newer scaled file's per-layer format, the JSON {"format": ...} as U8 bytes: fp8 is read,
+  /// other formats (nvfp4) are refused by name.
+  void check_quant_format(const std::string& name, const TensorRef& ref) const {
+    const std::string what = dir_.string() + ": " + quoted_text(name, name_chars);
+    if (ref.info->dtype != DType::U8) throw Error(ErrorCode::Format, what + " has dtype " + std::string(dtype_name(ref.info->dtype)) + ", expected U8 (JSON bytes)");
+    const auto bytes = ref.data();
+    const Json conf = parse_json_strict(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), what, "key");
+    const std::string format = conf.is_object() && conf.contains("format") && conf.at("format").is_string() ? conf.at("format").get<std::string>() : "";
+    if (format != "float8_e4m3fn" && format != "float8_e5m2")
+      throw Error(ErrorCode::Format, what + " gives the quantisation format " + quoted_text(format.empty() ? json_excerpt(conf) : format, name_chars) +
+                                         "; t5cc reads the fp8 ones (float8_e4m3fn, float8_e5m2)");
   }
 
   void open_shards(const std::filesystem::path& index_path) {
@@ -194,6 +262,7 @@ class WeightFiles {
   std::string description_;
   std::string prefix_;
   std::size_t set_aside_ = 0;
+  std::deque<TensorRef> scales_;  ///< the factors of scaled weights (stable addresses)
 };
 
 }  // namespace t5::io
