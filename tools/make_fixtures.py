@@ -898,6 +898,15 @@ def build_fp8(out_dir):
     return sorted(os.listdir(out_dir))
 
 
+def save_encoder_goldens(model, path):
+    """The encoder states of `model` on v1_1_gated's golden inputs, with those inputs."""
+    source = load_file(os.path.join(ROOT, "v1_1_gated", "goldens.safetensors"))
+    with torch.no_grad():
+        states = model.encoder(input_ids=source["input_ids"], attention_mask=source["attention_mask"]).last_hidden_state
+    save_goldens({"input_ids": source["input_ids"], "attention_mask": source["attention_mask"],
+                  "encoder_last_hidden_state": states.float()}, path)
+
+
 def build_single_file(out_dir):
     """Text encoders as diffusion pipelines ship them: one .safetensors of shared.weight and encoder.*,
     no config.json. v1_1_gated's encoder in F16 (t5xxl_fp16.safetensors, as ComfyUI names it), the same
@@ -921,11 +930,7 @@ def build_single_file(out_dir):
     save_file({k: v for k, v in umt5.items() if k.startswith("encoder.") or k == "shared.weight"},
               os.path.join(out_dir, "umt5_encoder.safetensors"))
     shutil.copy(os.path.join(ROOT, "v1_1_gated", "spiece.model"), os.path.join(out_dir, "spiece.model"))
-    source = load_file(os.path.join(ROOT, "v1_1_gated", "goldens.safetensors"))
-    with torch.no_grad():
-        states = model.encoder(input_ids=source["input_ids"], attention_mask=source["attention_mask"]).last_hidden_state
-    save_goldens({"input_ids": source["input_ids"], "attention_mask": source["attention_mask"],
-                  "encoder_last_hidden_state": states.float()}, os.path.join(out_dir, "goldens_fp16.safetensors"))
+    save_encoder_goldens(model, os.path.join(out_dir, "goldens_fp16.safetensors"))
     return sorted(os.listdir(out_dir))
 
 
@@ -959,11 +964,7 @@ def build_scaled_fp8(out_dir):
                 older[name], newer[name] = p.contiguous(), p.contiguous()
     save_file(older, os.path.join(out_dir, "t5xxl_fp8_e4m3fn_scaled.safetensors"))
     save_file(newer, os.path.join(out_dir, "t5xxl_fp8_mixed.safetensors"))
-    source = load_file(os.path.join(ROOT, "v1_1_gated", "goldens.safetensors"))
-    with torch.no_grad():
-        states = model.encoder(input_ids=source["input_ids"], attention_mask=source["attention_mask"]).last_hidden_state
-    save_goldens({"input_ids": source["input_ids"], "attention_mask": source["attention_mask"],
-                  "encoder_last_hidden_state": states.float()}, os.path.join(out_dir, "goldens.safetensors"))
+    save_encoder_goldens(model, os.path.join(out_dir, "goldens.safetensors"))
     return sorted(os.listdir(out_dir))
 
 
