@@ -116,13 +116,16 @@ Command add_inspect(CLI::App& app) {
   return [model, config] {
     const std::filesystem::path path = *model;
     std::cout << "checkpoint " << path.string() << "\n";
-    if (t5::path_kind(path) == t5::PathKind::Directory && config->empty()) {
+    // A directory's own config.json is described before its weights are opened (it stands even
+    // if they fail); any other config is the checkpoint's, known once it is open.
+    const bool own_config = t5::path_kind(path) == t5::PathKind::Directory && config->empty();
+    if (own_config) {
       const t5::HfConfig own = t5::HfConfig::read(path / "config.json");
       print_config(own, t5::detect(own));
-      flush_stdout();  // the config's description stands even if the weights fail below
+      flush_stdout();
     }
     const t5::Checkpoint ck = t5::Checkpoint::open(path, *config);
-    if (t5::path_kind(path) != t5::PathKind::Directory || !config->empty()) print_config(ck.config(), ck.detected());
+    if (!own_config) print_config(ck.config(), ck.detected());
     if (!ck.inferred().empty()) {
       std::string keys;
       for (const auto& key : ck.inferred()) keys += (keys.empty() ? "" : ", ") + key;

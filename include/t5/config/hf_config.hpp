@@ -32,10 +32,7 @@ struct HfConfig {
 
   /// Parses config.json text. Throws Error(InvalidConfig) for bad values or types,
   /// Error(UnsupportedVariant) for a model_type outside the T5 family, Error(Format) for bad JSON.
-  static HfConfig parse(std::string_view text, const std::string& source) {
-    const Json j = parse_json_strict(text, source, "key");
-    return with_json_errors(source, ErrorCode::InvalidConfig, [&] { return from_json(j, source); });
-  }
+  static HfConfig parse(std::string_view text, const std::string& source) { return from(parse_json_strict(text, source, "key"), source); }
 
   /// A config from its parsed JSON (an inferred or merged object), as parse() reads text.
   static HfConfig from(const Json& j, const std::string& source) {

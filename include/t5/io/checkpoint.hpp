@@ -47,19 +47,15 @@ class Checkpoint {
       throw Error(ErrorCode::Io, path.string() + ": no such file or directory (a checkpoint is a directory holding config.json and its weights, or one weights file)");
     const bool directory = kind == PathKind::Directory;
     const bool own_config = directory && (config_file.empty() || path_kind(path / "config.json") != PathKind::Missing);
-    io::WeightFiles weights = [&] {
-      // A directory's config.json is read before its weights, so a bad config is the first error.
-      if (own_config) (void)HfConfig::read(path / "config.json");
-      return io::WeightFiles(path);
-    }();
+    std::string source = (path / "config.json").string();
+    Json base = own_config ? read_config_object(path / "config.json") : Json::object();
+    // A directory's config.json is checked before its weights are opened, so a bad config is the first error.
+    if (own_config) (void)HfConfig::from(base, source);
+    io::WeightFiles weights(path);
 
     const Json over = config_file.empty() ? Json::object() : read_config_object(config_file);
-    Json base = Json::object();
     std::vector<std::string> inferred;
-    std::string source = (path / "config.json").string();
-    if (own_config) {
-      base = parse_json_strict(read_text_file(path / "config.json"), source, "key");
-    } else if (!directory) {
+    if (!directory) {
       const Json embedded = weights.files().front()->embedded_config();
       base = io::infer_config(weights);
       for (const auto& [key, value] : base.items())

@@ -48,7 +48,7 @@ struct TensorInfo {
   std::uint64_t end = 0;    ///< header; the whole file for the other formats)
   /// How the bytes are stored when they are not plain `dtype` elements ("Q8_0", "F8_E4M3 x scale"):
   /// the reader's source() decodes them into `dtype`. Empty for tensors used as stored.
-  std::string encoding;
+  std::string encoding = {};
 
   /// The element count. The reader has checked it against the byte range (so it fits), a
   /// hand-made TensorInfo whose shape overflows is Error(InvalidArgument).

@@ -84,33 +84,10 @@ class WeightFiles {
   explicit WeightFiles(const std::filesystem::path& path) : dir_(path) {
     // path_kind, not fs::exists: a symlink loop or an unreadable directory is Error(Io), not a
     // filesystem_error. Anything present but not a regular file is refused by MappedFile.
-    if (path_kind(path) != PathKind::Directory) {
-      files_.push_back(open_tensor_file(path));
-      for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
-      description_ = path.filename().string() + " (" + std::string(files_.back()->format()) + ")";
-      strip_prefix();
-      apply_scales();
-      return;
-    }
-    for (const auto& layout : weight_layouts) {
-      if (path_kind(path / layout.single) != PathKind::Missing) {
-        files_.push_back(open_tensor_file(path / layout.single));
-        for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
-        description_ = std::string(layout.single) + " (" + std::string(files_.back()->format()) + ")";
-        strip_prefix();
-        apply_scales();
-        return;
-      }
-      if (path_kind(path / layout.index) != PathKind::Missing) {
-        open_shards(path / layout.index);
-        strip_prefix();
-        apply_scales();
-        return;
-      }
-    }
-    std::string names;
-    for (const auto& layout : weight_layouts) names += (names.empty() ? "" : ", ") + std::string(layout.single) + ", " + std::string(layout.index);
-    throw Error(ErrorCode::Io, path.string() + ": no weights: none of " + names);
+    if (path_kind(path) != PathKind::Directory) open_single(path);
+    else open_directory(path);
+    strip_prefix();
+    apply_scales();
   }
 
   /// The prefix stripped from the file's names, or "".
@@ -141,6 +118,22 @@ class WeightFiles {
   }
 
  private:
+  void open_single(const std::filesystem::path& file) {
+    files_.push_back(open_tensor_file(file));
+    for (const auto& t : files_.back()->tensors()) by_name_.emplace(t.name, TensorRef{&t, files_.back().get()});
+    description_ = file.filename().string() + " (" + std::string(files_.back()->format()) + ")";
+  }
+
+  void open_directory(const std::filesystem::path& dir) {
+    for (const auto& layout : weight_layouts) {
+      if (path_kind(dir / layout.single) != PathKind::Missing) return open_single(dir / layout.single);
+      if (path_kind(dir / layout.index) != PathKind::Missing) return open_shards(dir / layout.index);
+    }
+    std::string names;
+    for (const auto& layout : weight_layouts) names += (names.empty() ? "" : ", ") + std::string(layout.single) + ", " + std::string(layout.index);
+    throw Error(ErrorCode::Io, dir.string() + ": no weights: none of " + names);
+  }
+
   /// The one anchor every T5 checkpoint holds; what stands before it in a name is the prefix.
   static constexpr std::string_view anchor = "encoder.block.0.layer.0.SelfAttention.q.weight";
 
