@@ -113,6 +113,11 @@ Also written:
       float8_e4m3fn / float8_e5m2) and torch's float32 value of each: e4m3, e4m3_f32, e5m2, e5m2_f32.
   tests/data/fp8_e4m3/  v1_1_gated with its projections stored as F8_E4M3 (embedding, bias tables and
       norms F32) and goldens.safetensors of that function on v1_1_gated's inputs.
+  tests/data/gguf/  GGUF files written by gguf-py (pinned 0.17.1), named by its tensor name map as llama.cpp's
+      converter names them: two t5encoder files (Q8_0; Q4_K/Q5_K/Q6_K with BF16 and alignment 64), one t5
+      encoder-decoder (Q8_0 with Q4_0/Q4_1/Q5_0/Q5_1 decoder), each with transformers' goldens on the
+      weights gguf-py decodes, quant_values.gguf/.safetensors (random blocks of every decoded type and
+      gguf-py's values), manifest.json (each tensor's stored type). See build_gguf.
   tests/data/pytorch_files/  small torch.save files: shared_storage.bin (tensors viewing one storage at
       offsets, F32/F16/BF16), and those t5cc refuses: a non-contiguous tensor, int64 and float64
       storages, a value that is not a tensor, the legacy (non-zip) format.
@@ -130,6 +135,7 @@ byte for byte, the goldens within 1e-6 (integer tensors exactly). --check tests 
 import argparse
 import contextlib
 import hashlib
+import importlib.metadata
 import io
 import itertools
 import json
@@ -140,17 +146,23 @@ import shutil
 import sys
 import tempfile
 
+import numpy as np
 import sentencepiece as spm
 import torch
 import transformers
 from safetensors.torch import load_file, save_file
-from transformers import (MT5Config, MT5ForConditionalGeneration, T5Config, T5ForConditionalGeneration,
+from transformers import (MT5Config, MT5ForConditionalGeneration, T5Config, T5EncoderModel, T5ForConditionalGeneration,
                           UMT5Config, UMT5ForConditionalGeneration)
+
+try:  # only the GGUF fixtures need it
+    import gguf
+except ImportError:
+    gguf = None
 from transformers.models.t5.modeling_t5 import T5Attention
 
 # The release without its build suffix (2.6.0+cu124 and 2.6.0+cpu compute the same float32 goldens).
 TORCH_VERSION = torch.__version__.split("+")[0]
-PINNED = {"torch": "2.6.0", "transformers": "4.49.0", "sentencepiece": "0.2.3"}
+PINNED = {"torch": "2.6.0", "transformers": "4.49.0", "sentencepiece": "0.2.3", "gguf": "0.17.1"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "tests", "data"))
 CHRONOS_DEFAULT = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "chronos-dummy-t5"))
@@ -969,6 +981,269 @@ def build_scaled_fp8(out_dir):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# GGUF (gguf-py writes the files; its dequantize is the reference of every value)
+
+GGML = gguf.GGMLQuantizationType if gguf else None
+
+
+def gguf_blocks(qtype, rows, rng):
+    """Random blocks of `qtype` (rows x 256 values) whose every bit pattern is drawn, but for the f16
+    scales, which are finite (half of them subnormal or tiny, so their exact widening is tested too)."""
+    block_values, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+    n = rows * 256 // block_values
+    raw = rng.integers(0, 256, size=(n, block_bytes), dtype=np.uint8)
+    # The byte offsets of each type's f16 scale fields (ggml-common.h's block_* structs).
+    halves = {GGML.Q8_0: [0], GGML.Q4_0: [0], GGML.Q5_0: [0], GGML.Q4_1: [0, 2], GGML.Q5_1: [0, 2],
+              GGML.Q4_K: [0, 2], GGML.Q5_K: [0, 2], GGML.Q6_K: [208]}[qtype]
+    for at in halves:
+        scale = rng.uniform(-1, 1, size=n) * np.where(rng.random(n) < 0.5, 1e-6, 0.05)
+        raw[:, at:at + 2] = scale.astype(np.float16).view(np.uint8).reshape(n, 2)
+    return raw.reshape(rows, -1)
+
+
+def quantize_k(x, qtype):
+    """A plain K-quant encoder (gguf-py has none; llama.cpp's searches its scales, this one takes the
+    range): any valid blocks serve, since the goldens use gguf-py's decoding of these very bytes."""
+    blocks = x.reshape(-1, 256).astype(np.float32)
+    n = blocks.shape[0]
+    if qtype == GGML.Q6_K:
+        sub = blocks.reshape(n, 16, 16)
+        amax = np.abs(sub).max(-1) / 31.0                                  # per 16 values
+        d = np.maximum(amax.max(-1, keepdims=True) / 127.0, 1e-12).astype(np.float16).astype(np.float32)
+        sc = np.clip(np.round(amax / d), 1, 127).astype(np.int8)
+        q = np.clip(np.round(sub / (d[:, :, None] * sc[:, :, None])), -32, 31).astype(np.int16) + 32
+        q = q.reshape(n, 2, 4, 32).astype(np.uint8)                         # half, quarter, l
+        ql = (np.concatenate([q[:, :, 0] & 15, q[:, :, 1] & 15], -1) | np.concatenate([q[:, :, 2] & 15, q[:, :, 3] & 15], -1) << 4)
+        qh = (q[:, :, 0] >> 4) | (q[:, :, 1] >> 4) << 2 | (q[:, :, 2] >> 4) << 4 | (q[:, :, 3] >> 4) << 6
+        return np.concatenate([ql.reshape(n, 128).astype(np.uint8), qh.reshape(n, 64).astype(np.uint8),
+                               sc.view(np.uint8), d.astype(np.float16).view(np.uint8)], axis=-1)
+    levels = 15 if qtype == GGML.Q4_K else 31
+    sub = blocks.reshape(n, 8, 32)
+    lo = np.minimum(sub.min(-1), 0)
+    scale, mins = (sub.max(-1) - lo) / levels, -lo
+    d = np.maximum(scale.max(-1, keepdims=True) / 63.0, 1e-12).astype(np.float16).astype(np.float32)
+    dmin = np.maximum(mins.max(-1, keepdims=True) / 63.0, 1e-12).astype(np.float16).astype(np.float32)
+    sc = np.clip(np.round(scale / d), 1, 63).astype(np.uint8)
+    mn = np.clip(np.round(mins / dmin), 0, 63).astype(np.uint8)
+    q = np.clip(np.round((sub + (dmin * mn)[:, :, None]) / (d * sc)[:, :, None]), 0, levels).astype(np.uint8)
+    packed = np.zeros((n, 12), dtype=np.uint8)  # ggml's get_scale_min_k4, inverted
+    packed[:, 0:4] = sc[:, 0:4] | (sc[:, 4:8] >> 4) << 6
+    packed[:, 4:8] = mn[:, 0:4] | (mn[:, 4:8] >> 4) << 6
+    packed[:, 8:12] = (sc[:, 4:8] & 15) | (mn[:, 4:8] & 15) << 4
+    qs = ((q[:, 0::2] & 15) | (q[:, 1::2] & 15) << 4).reshape(n, 128)
+    head = [d.astype(np.float16).view(np.uint8), dmin.astype(np.float16).view(np.uint8), packed]
+    if qtype == GGML.Q5_K:
+        qh = np.zeros((n, 32), dtype=np.uint8)
+        for j in range(8):
+            qh |= ((q[:, j] >> 4) & 1) << j
+        head.append(qh)
+    return np.concatenate(head + [qs], axis=-1)
+
+
+def gguf_encode(values, qtype):
+    """`values` (float32, rows x row) stored as `qtype`: the bytes gguf-py writes, and gguf-py's float32
+    decoding of them (the function the file computes)."""
+    if qtype in (GGML.Q4_K, GGML.Q5_K, GGML.Q6_K):
+        raw = quantize_k(values, qtype).reshape(values.shape[0], -1)
+    else:
+        raw = gguf.quants.quantize(values, qtype)
+    decoded = gguf.quants.dequantize(raw, qtype).reshape(values.shape).astype(np.float32)
+    return raw, decoded
+
+
+GGUF_VALUE_TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"]
+
+
+def build_gguf_values(out_dir):
+    """quant_values.gguf: one [4, 256] tensor per type t5cc decodes, random blocks (gguf_blocks), and
+    quant_values.safetensors: gguf-py's float32 decoding of each, under the same names."""
+    rng = np.random.default_rng(1515)
+    writer = gguf.GGUFWriter(os.path.join(out_dir, "quant_values.gguf"), "t5encoder")
+    reference = {}
+    for name in GGUF_VALUE_TYPES:
+        qtype = GGML[name]
+        if name == "F16":
+            raw = rng.standard_normal((4, 256)).astype(np.float16)
+        elif name == "BF16":
+            raw = rng.integers(0, 1 << 16, size=(4, 256), dtype=np.uint16)
+            raw = np.where((raw & 0x7F80) == 0x7F80, raw & 0x3FFF, raw).astype(np.uint16)  # finite patterns only
+            raw = raw.view(np.uint8).reshape(4, 512)
+        else:
+            raw = gguf_blocks(qtype, 4, rng)
+        writer.add_tensor(f"values.{name.lower()}.weight", raw, raw_dtype=qtype)
+        reference[name] = torch.from_numpy(np.ascontiguousarray(
+            gguf.quants.dequantize(raw if name != "F16" else raw.view(np.uint8).reshape(4, 512), qtype).reshape(4, 256).astype(np.float32)))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    save_file(reference, os.path.join(out_dir, "quant_values.safetensors"))
+
+
+def gguf_metadata(writer, config, sp, decoder_layers=None):
+    """What convert_hf_to_gguf.py's T5Model writes: the hparams (set_gguf_parameters) and the vocabulary
+    (tokens, scores and types of the SentencePiece pieces, the sentinels, [PADn] to vocab_size)."""
+    writer.add_context_length(512)
+    writer.add_embedding_length(config.d_model)
+    writer.add_feed_forward_length(config.d_ff)
+    writer.add_block_count(config.num_layers)
+    if decoder_layers is not None:  # llama.cpp's newer key; gguf-py 0.17.1 has no helper for it
+        writer.add_uint32(f"{writer.arch}.decoder_block_count", decoder_layers)
+    writer.add_head_count(config.num_heads)
+    writer.add_key_length(config.d_kv)
+    writer.add_value_length(config.d_kv)
+    writer.add_layer_norm_eps(config.layer_norm_epsilon)
+    writer.add_relative_attn_buckets_count(config.relative_attention_num_buckets)
+    writer.add_layer_norm_rms_eps(config.layer_norm_epsilon)
+    writer.add_decoder_start_token_id(config.decoder_start_token_id)
+    writer.add_tokenizer_model("t5")
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    sentinels = [f"<extra_id_{99 - i}>" for i in range(100)]
+    pads = [f"[PAD{i}]" for i in range(config.vocab_size - len(pieces) - len(sentinels))]
+    writer.add_token_list(pieces + sentinels + pads)
+    writer.add_token_scores([sp.get_score(i) for i in range(len(pieces))] + [0.0] * (len(sentinels) + len(pads)))
+    types = [gguf.TokenType.CONTROL if sp.is_control(i) else gguf.TokenType.UNKNOWN if sp.is_unknown(i) else gguf.TokenType.NORMAL
+             for i in range(len(pieces))]
+    writer.add_token_types(types + [gguf.TokenType.USER_DEFINED] * len(sentinels) + [gguf.TokenType.UNUSED] * len(pads))
+    writer.add_eos_token_id(EOS)
+    writer.add_unk_token_id(2)
+    writer.add_pad_token_id(PAD)
+
+
+def write_gguf(model, path, arch, type_of, sp, decoder_layers=None, alignment=None):
+    """Writes `model`'s weights as llama.cpp names them (gguf-py's tensor name map), each stored as
+    type_of(hf_name, shape) says, and loads gguf-py's decoding of the stored bytes back into the model.
+    Returns {gguf name: type name}."""
+    config = model.config
+    writer = gguf.GGUFWriter(path, arch)
+    if alignment:
+        writer.add_custom_alignment(alignment)
+    gguf_metadata(writer, config, sp, decoder_layers)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.T5 if arch == "t5" else gguf.MODEL_ARCH.T5ENCODER,
+                                     max(config.num_layers, config.num_decoder_layers or 0))
+    stored = {}
+    state = model.state_dict()
+    with torch.no_grad():
+        for hf_name, p in state.items():
+            if hf_name.endswith("embed_tokens.weight"):
+                continue  # tied copies of shared.weight, skipped as the converter skips them
+            name = names.get_name(hf_name, try_suffixes=(".weight",))
+            assert name, hf_name
+            qtype = GGML[type_of(hf_name, tuple(p.shape))]
+            values = p.float().numpy()
+            if qtype == GGML.F32:
+                raw, decoded = values, values
+            elif qtype == GGML.F16:
+                raw = values.astype(np.float16)
+                decoded = raw.astype(np.float32)
+            elif qtype == GGML.BF16:
+                raw = gguf.quants.quantize(values, qtype)
+                decoded = gguf.quants.dequantize(raw, qtype).reshape(values.shape)
+            else:
+                raw, decoded = gguf_encode(values, qtype)
+            writer.add_tensor(name, raw, raw_dtype=qtype)
+            p.copy_(torch.from_numpy(np.ascontiguousarray(decoded)))
+            stored[name] = qtype.name
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return stored
+
+
+def gguf_model(cls, seed, **config):
+    torch.manual_seed(seed)
+    return cls(T5Config(**dict(COMMON, vocab_size=VOCAB, **V1_1, **config))).eval()
+
+
+def build_gguf(out_dir):
+    """GGUF T5 files as llama.cpp's converter writes them and city96's encoders ship them, each beside
+    goldens of transformers on the weights gguf-py decodes from it, on v1_1_gated's inputs:
+      t5encoder_q8_0.gguf     a v1.1 encoder (arch "t5encoder"), projections and embedding Q8_0,
+                              bias tables F16, norms F32                    -> goldens_q8_0.safetensors
+      t5encoder_kquants.gguf  a v1.1 encoder of width 256 (K-quant rows): attention Q4_K, wi_0/wi_1 Q5_K,
+                              wo and the embedding Q6_K, bias table BF16, alignment 64 -> goldens_kquants
+      t5_mixed.gguf           an encoder-decoder (arch "t5", 3 decoder blocks over 2): encoder, embedding
+                              and output Q8_0, decoder attention Q4_0 / Q5_0, FFN Q4_1 / Q5_1, bias
+                              tables F16 -> goldens_t5_mixed (compute_goldens: states, logits, greedy ids)
+      quant_values.gguf/.safetensors  every decoded type on random blocks and gguf-py's values
+      manifest.json           the stored type of every tensor of each file, as gguf-py wrote it"""
+    for old in os.listdir(out_dir):
+        os.remove(os.path.join(out_dir, old))
+    sp_bytes = open(os.path.join(ROOT, "v1_1_gated", "spiece.model"), "rb").read()
+    sp = spm.SentencePieceProcessor(model_proto=sp_bytes)
+    source = load_file(os.path.join(ROOT, "v1_1_gated", "goldens.safetensors"))
+    ids, mask = source["input_ids"], source["attention_mask"]
+    manifest = {"built_by": "tools/make_fixtures.py", "versions": {"gguf": importlib.metadata.version("gguf"), "torch": TORCH_VERSION,
+                                                                   "transformers": transformers.__version__}, "files": {}}
+
+    def encoder_type(small):
+        def type_of(name, shape):
+            if len(shape) == 1:
+                return "F32"
+            if "relative_attention_bias" in name:
+                return small
+            return "Q8_0"
+        return type_of
+
+    model = gguf_model(T5EncoderModel, 1501, d_model=64, d_kv=32, d_ff=96)
+    manifest["files"]["t5encoder_q8_0.gguf"] = write_gguf(model, os.path.join(out_dir, "t5encoder_q8_0.gguf"), "t5encoder",
+                                                          encoder_type("F16"), sp)
+    with torch.no_grad():
+        states = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    save_goldens({"input_ids": ids, "attention_mask": mask, "encoder_last_hidden_state": states}, os.path.join(out_dir, "goldens_q8_0.safetensors"))
+
+    def kquant_type(name, shape):
+        if len(shape) == 1:
+            return "F32"
+        if "relative_attention_bias" in name:
+            return "BF16"
+        if "SelfAttention" in name:
+            return "Q4_K"
+        if "wi_" in name:
+            return "Q5_K"
+        return "Q6_K"
+
+    model = gguf_model(T5EncoderModel, 1502, d_model=256, d_kv=64, num_heads=4, d_ff=512)
+    manifest["files"]["t5encoder_kquants.gguf"] = write_gguf(model, os.path.join(out_dir, "t5encoder_kquants.gguf"), "t5encoder",
+                                                             kquant_type, sp, alignment=64)
+    with torch.no_grad():
+        states = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    save_goldens({"input_ids": ids, "attention_mask": mask, "encoder_last_hidden_state": states},
+                 os.path.join(out_dir, "goldens_kquants.safetensors"))
+
+    def mixed_type(name, shape):
+        if len(shape) == 1:
+            return "F32"
+        if "relative_attention_bias" in name:
+            return "F16"
+        if not name.startswith("decoder."):
+            return "Q8_0"
+        part = {"SelfAttention": "Q4_0", "EncDecAttention": "Q5_0", "wi_": "Q4_1", "wo": "Q5_1"}
+        return next(t for key, t in part.items() if key in name)
+
+    for seed in range(1503, 1600):  # the first seed whose greedy steps are all decided by 1e-3 or more
+        model = gguf_model(T5ForConditionalGeneration, seed, d_model=64, d_kv=32, d_ff=96, num_decoder_layers=3)
+        path = os.path.join(out_dir, "t5_mixed.gguf")
+        stored = write_gguf(model, path, "t5", mixed_type, sp, decoder_layers=3)
+        goldens, _ = compute_goldens(model, ids, mask, source["decoder_input_ids"], source["decoder_attention_mask"], 16)
+        margins = goldens["greedy_margins"]
+        if margins[margins >= 0].min() >= MIN_MARGIN:
+            break
+    manifest["files"]["t5_mixed.gguf"] = stored
+    manifest["t5_mixed_seed"] = seed
+    save_goldens(goldens, os.path.join(out_dir, "goldens_t5_mixed.safetensors"))
+    build_gguf_values(out_dir)
+    manifest["files"]["quant_values.gguf"] = {f"values.{t.lower()}.weight": t for t in GGUF_VALUE_TYPES}
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(out_dir, "spiece.model"), "wb") as f:
+        f.write(sp_bytes)
+    return sorted(os.listdir(out_dir))
+
+
+# ----------------------------------------------------------------------------------------------------------
 # --check
 
 def same_file(a, b):
@@ -1001,7 +1276,8 @@ def main():
     parser.add_argument("--chronos", default=CHRONOS_DEFAULT,
                         help="the chronos-dummy-t5 folder, beside caikit-tiny-t5 (default: %(default)s)")
     args = parser.parse_args()
-    have = {"torch": torch.__version__, "transformers": transformers.__version__, "sentencepiece": spm.__version__}
+    have = {"torch": torch.__version__, "transformers": transformers.__version__, "sentencepiece": spm.__version__,
+            "gguf": importlib.metadata.version("gguf") if gguf else "not installed"}
     for pkg, version in PINNED.items():
         if have[pkg].split("+")[0] != version:
             sys.exit(f"{pkg} {have[pkg]} is installed; the fixtures are pinned to {version} "
@@ -1031,6 +1307,7 @@ def main():
         jobs.append(("fp8_e4m3", os.path.join(ROOT, "fp8_e4m3"), build_fp8))
         jobs.append(("single_file", os.path.join(ROOT, "single_file"), build_single_file))
         jobs.append(("scaled_fp8", os.path.join(ROOT, "scaled_fp8"), build_scaled_fp8))
+        jobs.append(("gguf", os.path.join(ROOT, "gguf"), build_gguf))
         jobs.append(("pytorch_files", os.path.join(ROOT, "pytorch_files"), build_pytorch_files))
         jobs.append(("pytorch_tied", os.path.join(ROOT, "pytorch_tied"), lambda out: build_pytorch("v1_0_tied", out)))
         jobs.append(("pytorch_sharded", os.path.join(ROOT, "pytorch_sharded"),

@@ -129,8 +129,9 @@ std::string in_option_terms(std::string message, const std::vector<std::string>&
 
 std::string model_help() {
   return "the checkpoint: a directory with config.json, weights (safetensors, PyTorch .bin, or a sharded index) and spiece.model; "
-         "or one weights file (safetensors or .bin, a text encoder as ComfyUI ships it), whose config is inferred from its tensor "
-         "shapes unless --config gives it, with spiece.model beside it";
+         "or one weights file (safetensors or .bin, a text encoder as ComfyUI ships it, or a GGUF file of llama.cpp's t5 or "
+         "t5encoder architecture), whose config comes from its metadata (GGUF) and its tensor shapes unless --config gives it, "
+         "with spiece.model beside it";
 }
 
 std::string config_help() {

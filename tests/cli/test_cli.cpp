@@ -161,6 +161,16 @@ void expect_error(const std::vector<std::string>& args, int status, const std::s
   BOOST_TEST(r.err.find(fragment) != std::string::npos, "expected \"" << fragment << "\" in: " << r.err);
 }
 
+/// The last_hidden_state values of an `encode --out` file.
+std::vector<float> written_states(const std::string& file) {
+  const t5::io::SafetensorsFile out(file);
+  const auto* states = out.find("last_hidden_state");
+  BOOST_TEST_REQUIRE(states != nullptr);
+  std::vector<float> values(states->nbytes() / sizeof(float));
+  std::memcpy(values.data(), out.data(*states).data(), values.size() * sizeof(float));
+  return values;
+}
+
 }  // namespace
 
 // tokenize prints Python sentencepiece's ids for the fixture texts (recorded in the goldens).
@@ -213,11 +223,49 @@ BOOST_AUTO_TEST_CASE(single_weights_file) {
   const auto tok = t5::Tokenizer::from_spm(fixture("single_file") / "spiece.model");
   const std::vector<std::string> texts = {"The dog."};
   const auto expected = t5::load(bundle, {.threads = 1})->encode(tok.encode_batch(texts));
-  const t5::io::SafetensorsFile out(file);
-  std::vector<float> written(expected.values.size());
-  BOOST_TEST_REQUIRE(out.find("last_hidden_state")->nbytes() == written.size() * sizeof(float));
-  std::memcpy(written.data(), out.data(*out.find("last_hidden_state")).data(), written.size() * sizeof(float));
-  BOOST_TEST(written == expected.values, boost::test_tools::per_element());
+  BOOST_TEST(written_states(file) == expected.values, boost::test_tools::per_element());
+}
+
+// GGUF files (tests/data/gguf, gguf-py's): inspect names the format and what the metadata left to
+// the shapes; encode and generate run from the one file, with the spiece.model beside it.
+BOOST_AUTO_TEST_CASE(gguf_files) {
+  const auto mixed = (fixture("gguf") / "t5_mixed.gguf").string();
+  const auto r = t5cc({"inspect", "--model", mixed});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(r.out.find("t5_mixed.gguf (GGUF)") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("(config from the file's metadata and the tensor shapes)") != std::string::npos, r.out);
+  BOOST_TEST(t5::test::line_words(r.out, "inferred") ==
+                 (std::vector<std::string>{"inferred", "feed_forward_proj,", "model_type,", "relative_attention_max_distance,", "tie_word_embeddings,", "vocab_size"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(t5::test::line_words(r.out, "num_decoder_layers") == (std::vector<std::string>{"num_decoder_layers", "3"}), boost::test_tools::per_element());
+  const auto wo = t5::test::line_words(r.out, "decoder.block.0.layer.2.DenseReluDense.wo.weight");
+  BOOST_TEST_REQUIRE(wo.size() > 3u, r.out);
+  BOOST_TEST((wo[1] == "Q5_1" && wo[2] == "->" && wo[3] == "F32"), r.out);
+
+  const std::vector<std::string> texts = {"The dog.", "A small bird sings near the river."};
+  const auto tok = t5::Tokenizer::from_spm(fixture("gguf") / "spiece.model");
+  t5::GenerationOptions options;
+  options.max_new_tokens = 8;
+  const auto rows = t5::load(mixed, {.threads = 1})->generate(tok.encode_batch(texts), options).token_rows();
+  const auto g = t5cc({"generate", "--model", mixed, "--max-new-tokens", "8", "--show-input", "--quiet", texts[0], texts[1]});
+  BOOST_TEST_REQUIRE(g.status == 0, g.err);
+  const auto lines = lines_of(g.out);
+  BOOST_TEST_REQUIRE(lines.size() == 2u, g.out);
+  for (std::size_t i = 0; i < 2; ++i) BOOST_TEST(lines[i] == texts[i] + " -> " + tok.decode(rows[i]));
+
+  t5::test::TempDir tmp;
+  const auto kquants = (fixture("gguf") / "t5encoder_kquants.gguf").string();
+  const auto file = (tmp / "states.safetensors").string();
+  const auto e = t5cc({"encode", "--model", kquants, "--out", file, "--threads", "1", texts[0]});
+  BOOST_TEST_REQUIRE(e.status == 0, e.err);
+  const std::vector<std::string> first = {texts[0]};
+  const auto expected = t5::load(kquants, {.threads = 1})->encode(tok.encode_batch(first));
+  BOOST_TEST(written_states(file) == expected.values, boost::test_tools::per_element());
+
+  // A GGUF file of another model is refused by name, exit status 1.
+  const auto llama = t5cc({"inspect", "--model", (fixture("").parent_path().parent_path() / "fuzz" / "corpus" / "gguf" / "llama.gguf").string()});
+  BOOST_TEST(llama.status == 1);
+  BOOST_TEST(llama.err.find("a GGUF file of architecture \"llama\", not a T5 model") != std::string::npos, llama.err);
 }
 
 BOOST_AUTO_TEST_CASE(encode_on_a_fixture) {

@@ -206,12 +206,87 @@ def pytorch_seeds():
     write("pytorch", "empty.bin", b"")
 
 
+def gguf_file(arch, metadata, tensors, version=3, alignment=32):
+    """A GGUF file: metadata [(key, type, packed value)], tensors [(name, dims innermost first, ggml type, data)]."""
+    def string(text):
+        b = text.encode()
+        return struct.pack("<Q", len(b)) + b
+
+    out = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(metadata) + 1)
+    out += string("general.architecture") + struct.pack("<I", 8) + string(arch)
+    for key, kind, value in metadata:
+        out += string(key) + struct.pack("<I", kind) + value
+    data, offsets = b"", []
+    for name, dims, kind, payload in tensors:
+        data += b"\0" * (-len(data) % alignment)
+        offsets.append(len(data))
+        data += payload
+    for (name, dims, kind, payload), offset in zip(tensors, offsets):
+        out += string(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+        out += struct.pack("<IQ", kind, offset)
+    return out + b"\0" * (-len(out) % alignment) + data
+
+
+def gguf_seeds():
+    """The quantised values fixture, a tiny t5encoder model (Q8_0 projections, F32 norms and bias table),
+    the same as a t5 file with one decoder block, and one file per malformation GgufFile names."""
+    write("gguf", "quant_values.gguf", (DATA / "gguf" / "quant_values.gguf").read_bytes())
+    state = [12345]
+
+    def byte():
+        state[0] = (state[0] * 1103515245 + 12345) % (1 << 31)
+        return state[0] >> 16 & 0xFF
+
+    def q8_0(rows, cols):  # d = 0.02 (f16 0x251F), random int8 values
+        return b"".join(b"\x1f\x25" + bytes(byte() for _ in range(32)) for _ in range(rows * cols // 32))
+
+    def f32(n, value=1.0):
+        return struct.pack("<%df" % n, *([value] * n))
+
+    u32 = lambda v: struct.pack("<I", v)
+    meta = lambda arch: [(arch + ".embedding_length", 4, u32(32)), (arch + ".feed_forward_length", 4, u32(32)),
+                         (arch + ".block_count", 4, u32(1)), (arch + ".attention.head_count", 4, u32(1)),
+                         (arch + ".attention.key_length", 4, u32(32)), (arch + ".attention.relative_buckets_count", 4, u32(32)),
+                         (arch + ".attention.layer_norm_rms_epsilon", 6, struct.pack("<f", 1e-6))]
+
+    def block(stack, cross):
+        t = [(stack + ".attn_norm.weight", [32], 0, f32(32)), (stack + ".attn_rel_b.weight", [1, 32], 0, f32(32, 0.1))]
+        t += [(stack + ".attn_" + p + ".weight", [32, 32], 8, q8_0(32, 32)) for p in "qkvo"]
+        if cross:
+            t += [(stack + ".cross_attn_norm.weight", [32], 0, f32(32))]
+            t += [(stack + ".cross_attn_" + p + ".weight", [32, 32], 8, q8_0(32, 32)) for p in "qkvo"]
+        t += [(stack + ".ffn_norm.weight", [32], 0, f32(32))]
+        t += [(stack + ".ffn_" + p + ".weight", [32, 32], 8, q8_0(32, 32)) for p in ("gate", "up", "down")]
+        return t
+
+    encoder = [("token_embd.weight", [32, 8], 8, q8_0(8, 32)), ("enc.output_norm.weight", [32], 0, f32(32))] + block("enc.blk.0", False)
+    write("gguf", "t5encoder-q8_0.gguf", gguf_file("t5encoder", meta("t5encoder"), encoder))
+    full = encoder + block("dec.blk.0", True) + [("dec.output_norm.weight", [32], 0, f32(32)), ("output.weight", [32, 8], 8, q8_0(8, 32))]
+    write("gguf", "t5-q8_0.gguf", gguf_file("t5", meta("t5") + [("tokenizer.ggml.eos_token_id", 4, u32(1))], full, version=2))
+    small = [("token_embd.weight", [32, 2], 8, q8_0(2, 32))]
+    write("gguf", "version-1.gguf", gguf_file("t5encoder", [], small, version=1))
+    write("gguf", "big-endian.gguf", b"GGUF" + struct.pack(">I", 3) + gguf_file("t5encoder", [], small)[8:])
+    write("gguf", "truncated.gguf", gguf_file("t5encoder", [], small)[:-20])
+    write("gguf", "empty.gguf", b"")
+    write("gguf", "llama.gguf", gguf_file("llama", [], small))
+    write("gguf", "alignment-48.gguf", gguf_file("t5encoder", [("general.alignment", 4, u32(48))], small))
+    write("gguf", "unknown-type.gguf", gguf_file("t5encoder", [], [("token_embd.weight", [32, 2], 99, q8_0(2, 32))]))
+    write("gguf", "iq2_xxs.gguf", gguf_file("t5encoder", [], [("token_embd.weight", [256], 16, bytes(66))]))
+    write("gguf", "partial-block.gguf", gguf_file("t5encoder", [], [("token_embd.weight", [16, 2], 8, q8_0(1, 32))]))
+    nested = struct.pack("<IQ", 9, 1) * 10
+    write("gguf", "nested-arrays.gguf", gguf_file("t5encoder", [("x", 9, nested)], small))
+    strings = struct.pack("<IQ", 8, 3) + b"".join(struct.pack("<Q", len(w)) + w for w in (b"<pad>", b"</s>", b"<unk>"))
+    write("gguf", "string-array.gguf", gguf_file("t5encoder", [("tokenizer.ggml.tokens", 9, strings)], small))
+    write("gguf", "huge-count.gguf", b"GGUF" + struct.pack("<IQQ", 3, 1 << 60, 1 << 60))
+
+
 def main():
     if OUT.exists():
         shutil.rmtree(OUT)
     safetensors_seeds("safetensors")
     safetensors_seeds("load")
     pytorch_seeds()
+    gguf_seeds()
     config_seeds()
     index_seeds()
     tokenizer_config_seeds()

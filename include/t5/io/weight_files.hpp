@@ -1,6 +1,6 @@
 // WeightFiles: the weights of a checkpoint directory behind one name index: one file or sharded
 // (an index.json naming the shard of each tensor), safetensors or PyTorch zip, in transformers'
-// order of preference. Each file is read by the reader its content calls for, not its name.
+// order of preference; or one weights file of any format t5cc reads (GGUF included). Each file is read by the reader its content calls for, not its name.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include "t5/core/error.hpp"
 #include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
+#include "t5/io/gguf.hpp"
 #include "t5/io/pytorch.hpp"
 #include "t5/io/safetensors.hpp"
 
@@ -33,14 +34,14 @@ inline constexpr WeightLayout weight_layouts[] = {{"model.safetensors", "model.s
 /// A safetensors file's first 8 bytes (its header length) followed by '{'; `head` is 9+ bytes.
 inline bool starts_like_safetensors(std::span<const std::byte> head) { return head.size() >= 9 && std::to_integer<char>(head[8]) == '{'; }
 
-/// Opens one weights file with the reader its first bytes call for: a PyTorch zip (or the legacy
-/// pickle format, refused by name), else safetensors (whose reader names what is wrong with it).
+/// Opens one weights file with the reader its first bytes call for: GGUF (its magic), a PyTorch zip
+/// (or the legacy pickle format, refused by name), else safetensors (whose reader names what is
+/// wrong with it).
 inline std::unique_ptr<TensorFile> open_tensor_file(const std::filesystem::path& path) {
   {
     const MappedFile probe(path);
     const auto head = probe.bytes().first(std::min<std::size_t>(probe.size(), 9));
-    if (head.size() >= 4 && std::memcmp(head.data(), "GGUF", 4) == 0)
-      throw Error(ErrorCode::Format, path.string() + ": a GGUF file, which t5cc does not read yet");
+    if (head.size() >= 4 && std::memcmp(head.data(), gguf::magic.data(), 4) == 0) return std::make_unique<GgufFile>(path);
     // By content; a .bin that is neither is described as a failed PyTorch file, not safetensors.
     if (starts_like_zip(head) || starts_like_pickle(head) || (path.extension() == ".bin" && !starts_like_safetensors(head)))
       return std::make_unique<PyTorchFile>(path);
