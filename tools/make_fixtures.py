@@ -994,7 +994,7 @@ def gguf_blocks(qtype, rows, rng):
     raw = rng.integers(0, 256, size=(n, block_bytes), dtype=np.uint8)
     # The byte offsets of each type's f16 scale fields (ggml-common.h's block_* structs).
     halves = {GGML.Q8_0: [0], GGML.Q4_0: [0], GGML.Q5_0: [0], GGML.Q4_1: [0, 2], GGML.Q5_1: [0, 2],
-              GGML.Q4_K: [0, 2], GGML.Q5_K: [0, 2], GGML.Q6_K: [208]}[qtype]
+              GGML.Q2_K: [80, 82], GGML.Q3_K: [108], GGML.Q4_K: [0, 2], GGML.Q5_K: [0, 2], GGML.Q6_K: [208]}[qtype]
     for at in halves:
         scale = rng.uniform(-1, 1, size=n) * np.where(rng.random(n) < 0.5, 1e-6, 0.05)
         raw[:, at:at + 2] = scale.astype(np.float16).view(np.uint8).reshape(n, 2)
@@ -1051,7 +1051,7 @@ def gguf_encode(values, qtype):
     return raw, decoded
 
 
-GGUF_VALUE_TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"]
+GGUF_VALUE_TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 
 
 def build_gguf_values(out_dir):

@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(every_type_decodes_as_gguf_py_does) {
       ++checked;
     }
   }
-  BOOST_TEST(checked == 10);
+  BOOST_TEST(checked == 12);
 }
 
 // The fixtures' names come from gguf-py's tensor name map (HF -> llama.cpp); reading them back must

@@ -138,6 +138,38 @@ void k_quant(const std::byte* b, float* y) {
   }
 }
 
+// The 2 low bits of value p (0..255) of a Q2_K / Q3_K block's qs[64]: per 128-value half, byte l
+// of its 32 holds values l, l + 32, l + 64, l + 96 at shifts 0, 2, 4, 6.
+inline int two_bits(const std::byte* qs, int p) { return (byte(qs, 32 * (p / 128) + p % 32) >> (2 * ((p % 128) / 32))) & 3; }
+
+// block_q2_K {u8 scales[16]; u8 qs[64]; half d, dmin}: 16 sub-blocks of 16, sub-block i is
+// (d * (scales[i] & 15)) * q - (dmin * (scales[i] >> 4)).
+inline void q2_k(const std::byte* b, float* y) {
+  T5_NO_FP_CONTRACT
+  const float d = half(b + 80), dmin = half(b + 82);
+  for (int p = 0; p < 256; ++p) {
+    const int sc = byte(b, p / 16);
+    const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
+    y[p] = dl * static_cast<float>(two_bits(b + 16, p)) - ml;
+  }
+}
+
+// block_q3_K {u8 hmask[32]; u8 qs[64]; u8 scales[12]; half d}: 16 sub-blocks of 16, sub-block i is
+// (d * (scale_i - 32)) * q, scale_i 6 bits (low 4 from byte i % 8, nibble i / 8; high 2 from byte
+// 8 + i % 4 at shift 2 * (i / 4)), q = two_bits minus 4 where bit p / 32 of hmask[p % 32] is clear.
+inline void q3_k(const std::byte* b, float* y) {
+  T5_NO_FP_CONTRACT
+  const std::byte* hmask = b;
+  const std::byte* scales = b + 96;
+  const float d = half(b + 108);
+  for (int p = 0; p < 256; ++p) {
+    const int i = p / 16;
+    const int scale = (((byte(scales, i % 8) >> (4 * (i / 8))) & 0x0F) | ((byte(scales, 8 + i % 4) >> (2 * (i / 4))) & 3) << 4) - 32;
+    const int q = two_bits(b + 32, p) - ((byte(hmask, p % 32) >> (p / 32)) & 1 ? 0 : 4);
+    y[p] = (d * static_cast<float>(scale)) * static_cast<float>(q);
+  }
+}
+
 // block_q6_K {u8 ql[128]; u8 qh[64]; int8 scales[16]; half d}: value p is (d * scales[p / 16]) *
 // (q - 32), q's low 4 bits from ql and high 2 from qh, interleaved per 128-value half as ggml does.
 inline void q6_k(const std::byte* b, float* y) {
@@ -178,7 +210,7 @@ struct TypeInfo {
   bool readable() const noexcept { return block_elements != 0; }
 };
 
-inline constexpr std::string_view readable_types = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K";
+inline constexpr std::string_view readable_types = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K";
 
 /// The type numbered `code`, or nullopt for a number ggml does not define.
 inline std::optional<TypeInfo> type_info(std::uint32_t code) {
@@ -195,8 +227,8 @@ inline std::optional<TypeInfo> type_info(std::uint32_t code) {
     case Type::Q5_K: return TypeInfo{"Q5_K", 256, 176, std::nullopt, blocks::k_quant<true>};
     case Type::Q6_K: return TypeInfo{"Q6_K", 256, 210, std::nullopt, blocks::q6_k};
     case Type::Q8_1: return TypeInfo{"Q8_1"};
-    case Type::Q2_K: return TypeInfo{"Q2_K"};
-    case Type::Q3_K: return TypeInfo{"Q3_K"};
+    case Type::Q2_K: return TypeInfo{"Q2_K", 256, 84, std::nullopt, blocks::q2_k};
+    case Type::Q3_K: return TypeInfo{"Q3_K", 256, 110, std::nullopt, blocks::q3_k};
     case Type::Q8_K: return TypeInfo{"Q8_K"};
     case Type::IQ2_XXS: return TypeInfo{"IQ2_XXS"};
     case Type::IQ2_XS: return TypeInfo{"IQ2_XS"};
