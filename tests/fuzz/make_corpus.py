@@ -202,6 +202,9 @@ def pytorch_seeds():
     rezip("deflated.bin", entries, compression=zipfile.ZIP_DEFLATED)
     rezip("no-data-pkl.bin", [e for e in entries if not e[0].endswith("data.pkl")])
     rezip("no-storage-0.bin", [e for e in entries if not e[0].endswith("/data/0")])
+    # Found by the 10-minute run of 2026-12-06: an archive folder holding a newline made a multi-line message.
+    rezip("newline-in-archive-name.bin", [(n.replace("/", "\n/", 1), d[: len(d) // 2] if n.endswith("data.pkl") else d)
+                                          for n, d in entries])
     write("pytorch", "truncated.bin", valid[: len(valid) - 30])
     write("pytorch", "empty.bin", b"")
 

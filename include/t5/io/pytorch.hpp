@@ -47,7 +47,8 @@ class PyTorchFile : public TensorFile {
       if (std::string_view(reinterpret_cast<const char*>(b.data()), b.size()) != "little")
         throw Error(ErrorCode::Format, src + ": tensors stored big-endian (byteorder " + quoted_text(std::string_view(reinterpret_cast<const char*>(b.data()), b.size())) + ")");
     }
-    const pickle::Ref root = pickle::Unpickler(zip.data(*zip.find(prefix + "data.pkl")), src + " (" + prefix + "data.pkl)").load();
+    // The archive's folder name is the file's to choose (a newline included): quoted in messages.
+    const pickle::Ref root = pickle::Unpickler(zip.data(*zip.find(prefix + "data.pkl")), src + " (" + quoted_text(prefix + "data.pkl", name_chars) + ")").load();
     if (root->kind != pickle::Value::Kind::Dict)
       throw Error(ErrorCode::Format, src + ": holds " + pickle::describe(*root) + ", expected a state dict (names to tensors)");
     std::set<std::string, std::less<>> names;
