@@ -13,22 +13,7 @@
 
 #include "t5/core/mapped_file.hpp"
 #include "t5/cpu/matmul.hpp"
-
-namespace {
-
-template <class F>
-double best_seconds(F&& f, int repeats) {
-  f();
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return best;
-}
-
-}  // namespace
+#include "best_seconds.hpp"
 
 int main(int argc, char** argv) {
   int threads = 0, repeats = 20;
@@ -63,7 +48,7 @@ int main(int argc, char** argv) {
     for (const auto p : precisions) {
       try {
         t5::cpu::Matmul matmul(threads, p);
-        const t5::WeightSource part{std::as_bytes(std::span<const float>(w)), t5::DType::F32, nullptr};
+        const t5::WeightSource part{std::as_bytes(std::span<const float>(w)), t5::DType::F32, nullptr, "w"};
         const auto packed = matmul.pack(std::span<const t5::WeightSource>(&part, 1), n, k);
         const t5::ConstMatrixView<float> xv{x.data(), m, k};
         const t5::MatrixView<float> ov{out.data(), m, n};
