@@ -1041,8 +1041,8 @@ def quantize_k(x, qtype):
 
 
 def gguf_encode(values, qtype):
-    """`values` (float32, rows x row) stored as `qtype`: the bytes gguf-py writes, and gguf-py's float32
-    decoding of them (the function the file computes)."""
+    """`values` (float32, rows x row) stored as `qtype` (F32, F16 and BF16 included): the bytes gguf-py
+    writes, and gguf-py's float32 decoding of them (the function the file computes)."""
     if qtype in (GGML.Q4_K, GGML.Q5_K, GGML.Q6_K):
         raw = quantize_k(values, qtype).reshape(values.shape[0], -1)
     else:
@@ -1071,8 +1071,7 @@ def build_gguf_values(out_dir):
         else:
             raw = gguf_blocks(qtype, 4, rng)
         writer.add_tensor(f"values.{name.lower()}.weight", raw, raw_dtype=qtype)
-        reference[name] = torch.from_numpy(np.ascontiguousarray(
-            gguf.quants.dequantize(raw if name != "F16" else raw.view(np.uint8).reshape(4, 512), qtype).reshape(4, 256).astype(np.float32)))
+        reference[name] = torch.from_numpy(np.ascontiguousarray(gguf.quants.dequantize(raw, qtype).reshape(4, 256).astype(np.float32)))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -1130,17 +1129,7 @@ def write_gguf(model, path, arch, type_of, sp, decoder_layers=None, alignment=No
             name = names.get_name(hf_name, try_suffixes=(".weight",))
             assert name, hf_name
             qtype = GGML[type_of(hf_name, tuple(p.shape))]
-            values = p.float().numpy()
-            if qtype == GGML.F32:
-                raw, decoded = values, values
-            elif qtype == GGML.F16:
-                raw = values.astype(np.float16)
-                decoded = raw.astype(np.float32)
-            elif qtype == GGML.BF16:
-                raw = gguf.quants.quantize(values, qtype)
-                decoded = gguf.quants.dequantize(raw, qtype).reshape(values.shape)
-            else:
-                raw, decoded = gguf_encode(values, qtype)
+            raw, decoded = gguf_encode(p.float().numpy(), qtype)
             writer.add_tensor(name, raw, raw_dtype=qtype)
             p.copy_(torch.from_numpy(np.ascontiguousarray(decoded)))
             stored[name] = qtype.name

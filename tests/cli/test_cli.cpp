@@ -262,8 +262,12 @@ BOOST_AUTO_TEST_CASE(gguf_files) {
   const auto expected = t5::load(kquants, {.threads = 1})->encode(tok.encode_batch(first));
   BOOST_TEST(written_states(file) == expected.values, boost::test_tools::per_element());
 
-  // A GGUF file of another model is refused by name, exit status 1.
-  const auto llama = t5cc({"inspect", "--model", (fixture("").parent_path().parent_path() / "fuzz" / "corpus" / "gguf" / "llama.gguf").string()});
+  // A GGUF file of another model is refused by name, exit status 1: version 3, no tensors, one key.
+  const std::string key = "general.architecture", arch = "llama";
+  auto u64 = [](std::uint64_t v) { return std::string(reinterpret_cast<const char*>(&v), 8); };
+  std::ofstream(tmp / "llama.gguf", std::ios::binary) << "GGUF" << std::string("\x03\0\0\0", 4) << u64(0) << u64(1) << u64(key.size()) << key
+                                                     << std::string("\x08\0\0\0", 4) << u64(arch.size()) << arch;
+  const auto llama = t5cc({"inspect", "--model", (tmp / "llama.gguf").string()});
   BOOST_TEST(llama.status == 1);
   BOOST_TEST(llama.err.find("a GGUF file of architecture \"llama\", not a T5 model") != std::string::npos, llama.err);
 }

@@ -140,10 +140,10 @@ class GgufFile : public TensorFile {
   /// Error(UnsupportedVariant) for an architecture other than T5's.
   explicit GgufFile(const std::filesystem::path& path) : TensorFile(path, "GGUF"), src_(path.string()) {
     Cursor in{file_->bytes(), src_};
-    read_header(in);
-    read_metadata(in);
+    const auto [tensor_count, metadata_count] = read_header(in);
+    read_metadata(in, metadata_count);
     read_architecture();
-    std::vector<Stored> stored = read_tensor_infos(in);
+    std::vector<Stored> stored = read_tensor_infos(in, tensor_count);
     const std::uint64_t alignment = read_alignment();
     data_offset_ = round_up(in.at, alignment);
     if (data_offset_ > file_->size())
@@ -159,9 +159,6 @@ class GgufFile : public TensorFile {
     auto it = metadata_.find(key);
     return it == metadata_.end() ? nullptr : &it->second;
   }
-  const std::map<std::string, gguf::Value, std::less<>>& metadata() const noexcept { return metadata_; }
-  /// general.architecture: "t5" or "t5encoder".
-  const std::string& architecture() const noexcept { return architecture_; }
   /// The tensor's name in the file (llama.cpp's), for messages and listings.
   const std::string& stored_name(const TensorInfo& t) const { return decoders_.at(t.name).stored_name; }
 
@@ -257,7 +254,8 @@ class GgufFile : public TensorFile {
 
   static std::uint64_t round_up(std::uint64_t x, std::uint64_t alignment) { return (x + alignment - 1) / alignment * alignment; }
 
-  void read_header(Cursor& in) {
+  /// Checks the magic and the version; returns the tensor and metadata counts.
+  std::pair<std::uint64_t, std::uint64_t> read_header(Cursor& in) {
     if (in.left() < 4 || std::memcmp(in.bytes.data(), gguf::magic.data(), 4) != 0)
       throw Error(ErrorCode::Format, src_ + ": not a GGUF file (no \"GGUF\" magic)");
     in.skip(4);
@@ -268,19 +266,18 @@ class GgufFile : public TensorFile {
       throw Error(ErrorCode::Format, src_ + ": a big-endian GGUF file (version " + std::to_string(swapped) + "); t5cc reads little-endian ones");
     if (version != 2 && version != 3)
       throw Error(ErrorCode::Format, src_ + ": GGUF version " + std::to_string(version) + "; t5cc reads versions 2 and 3");
-    in.what = "the tensor count";
-    tensor_count_ = in.u64();
-    in.what = "the metadata count";
-    metadata_count_ = in.u64();
+    in.what = "the tensor and metadata counts";
+    const std::uint64_t tensor_count = in.u64();
+    return {tensor_count, in.u64()};
   }
 
-  void read_metadata(Cursor& in) {
+  void read_metadata(Cursor& in, std::uint64_t count) {
     // Each key-value pair takes at least 13 bytes (key length, type, one byte): a count beyond that
     // is refused before anything is read or reserved.
-    if (metadata_count_ > in.left() / 13)
-      throw Error(ErrorCode::Format, src_ + ": the header counts " + std::to_string(metadata_count_) + " metadata pairs, more than the " +
+    if (count > in.left() / 13)
+      throw Error(ErrorCode::Format, src_ + ": the header counts " + std::to_string(count) + " metadata pairs, more than the " +
                                          std::to_string(in.left()) + " bytes after it could hold");
-    for (std::uint64_t k = 0; k < metadata_count_; ++k) {
+    for (std::uint64_t k = 0; k < count; ++k) {
       in.what = "metadata pair " + std::to_string(k) + "'s key";
       std::string key(in.string());
       in.what = "metadata " + quoted_text(key, name_chars);
@@ -380,22 +377,22 @@ class GgufFile : public TensorFile {
   }
 
   std::uint64_t read_alignment() const {
-    if (metadata("general.alignment") == nullptr) return default_alignment;
     const gguf::Value* v = metadata("general.alignment");
+    if (v == nullptr) return default_alignment;
     if (v->type != gguf::ValueType::U32) throw Error(ErrorCode::Format, src_ + ": general.alignment is a " + gguf::value_type_name(v->type) + ", expected a uint32");
     const std::uint64_t a = v->bits;
     if (a == 0 || (a & (a - 1)) != 0) throw Error(ErrorCode::Format, src_ + ": general.alignment " + std::to_string(a) + " is not a power of two");
     return a;
   }
 
-  std::vector<Stored> read_tensor_infos(Cursor& in) {
+  std::vector<Stored> read_tensor_infos(Cursor& in, std::uint64_t count) {
     // Each info takes at least 28 bytes (name length, dim count, one dim, type, offset).
-    if (tensor_count_ > in.left() / 28)
-      throw Error(ErrorCode::Format, src_ + ": the header counts " + std::to_string(tensor_count_) + " tensors, more than the " +
+    if (count > in.left() / 28)
+      throw Error(ErrorCode::Format, src_ + ": the header counts " + std::to_string(count) + " tensors, more than the " +
                                          std::to_string(in.left()) + " bytes left could describe");
     std::vector<Stored> stored;
-    stored.reserve(static_cast<std::size_t>(tensor_count_));
-    for (std::uint64_t k = 0; k < tensor_count_; ++k) {
+    stored.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t k = 0; k < count; ++k) {
       in.what = "tensor info " + std::to_string(k);
       Stored t;
       t.name = std::string(in.string());
@@ -470,7 +467,6 @@ class GgufFile : public TensorFile {
   }
 
   std::string src_;
-  std::uint64_t tensor_count_ = 0, metadata_count_ = 0;
   std::map<std::string, gguf::Value, std::less<>> metadata_;
   std::string architecture_;
   std::map<std::string, Decoder, std::less<>> decoders_;
