@@ -251,13 +251,13 @@ def corpus(n, seed):
     return out
 
 
-def train_spiece():
+def train_spiece(sentences=None, vocab_size=200, rule="identity"):
     buf = io.BytesIO()
     spm.set_random_generator_seed(1)
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus(3000, 20240601)), model_writer=buf, model_type="unigram", vocab_size=200,
+        sentence_iterator=iter(sentences or corpus(3000, 20240601)), model_writer=buf, model_type="unigram", vocab_size=vocab_size,
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, pad_piece="<pad>", eos_piece="</s>", unk_piece="<unk>",
-        normalization_rule_name="identity", character_coverage=1.0, num_threads=1, minloglevel=2)
+        normalization_rule_name=rule, character_coverage=1.0, num_threads=1, minloglevel=2)
     return buf.getvalue()
 
 
@@ -845,6 +845,171 @@ def build_external(name, model, weights, origin, seed, out_dir):
     return [f"{name}.goldens.safetensors", f"{name}.json"]
 
 
+def tokenizer_corpus():
+    """The 200 strings the tokenizer goldens cover: sentinels and special tokens beside spaces and
+    punctuation, NFKC cases (compatibility forms, combining sequences, halfwidth kana), CJK, emoji,
+    controls and long whitespace runs; then random mixes of those pieces (fixed seed)."""
+    fixed = ["Hello<extra_id_0>world", "a <extra_id_1>b", "x <extra_id_0> y</s>z", "<pad>q", "Hello  world", " lead", "trail ",
+             "a\u3000b", "\ufb01ne caf\u00e9", "a\tb\nc", "e\u0301cole", "A\u0308\u0301x", "\r\nline\r\n", "\uff71\uff9e\uff76\uff9e",
+             "\uff8a\uff9f\uff9d", "\u2460\u2461\u2462 \u337b \u3300", "\uff21\uff22\uff23\uff11\uff12\uff13", "\u00bd \u00bc \u2103 \u2122 \ufb00",
+             "\u01c4 \u01c5 \u01c6", "\ud55c\uad6d\uc5b4 \ud14d\uc2a4\ud2b8", "\u1100\u1161\u11a8", "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8\u3002",
+             "\u4e2d\u6587\uff0c\u6807\u70b9\uff01", "emoji \U0001F600\U0001F44D\U0001F3FD \U0001F1FA\U0001F1F8 \U0001F468\u200d\U0001F469\u200d\U0001F467",
+             "e\u0301\u0301", "\u0300 leading mark", "tab\tand\u00a0nbsp", "many     spaces   here", "   ", "", "<extra_id_99>",
+             "<extra_id_100>", "<extra_id_0><extra_id_1>", "</s></s>", "<unk>", "<<extra_id_0>>", "a<extra_id_0 >b", "end.<extra_id_2>",
+             "\u2126 \u212b \u212a", "\u00df \u1e9e", "x\u200dy", "a\u200bb", "a\ufeffb", "\u0600a",
+             "\u0928\u092e\u0938\u094d\u0924\u0947 \u0926\u0941\u0928\u093f\u092f\u093e", "\u0915\u094d\u0937\u0924\u094d\u0930\u093f\u092f",
+             "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440!", "\u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac", "\u05e2\u05d1\u05e8\u05d9\u05ea",
+             "\u0627\u0644\u0639\u0631\u0628\u064a\u0629", "\u0e44\u0e17\u0e22", "\x00\x01\x7f", "a\x0bb\x0cc", "line1\u2028line2\u2029",
+             "  <extra_id_3>  ", "translate English to German: That is good.",
+             "summarize: studies have shown that owning a dog is good for you", "1,000,000.50 $ \u20ac \u00a3 \u00a5",
+             "http://example.com/a?b=c&d=e", "C++ is <b>bold</b>", "\uff76\uff9e\uff77\uff9e\uff78\uff9e", "\uff9e", "a\u0301\u0327",
+             "\u00e9\u0301", "\u00c4\u0301", "\u01f0\u0301", "\u212b\u0301", " " * 40 + "x" + "\t" * 9 + "y"]
+    rng = random.Random(1234)
+    parts = list("abcdefghijklmnopqrstuvwxyz ABCXYZ.,!?'\"-") + ["  ", "\t", "\n", "<extra_id_0>", "<extra_id_7>", "</s>", "\u00e9",
+             "e\u0301", "\u00fc", "\u00df", "\uff71", "\uff9e", "\u65e5", "\u672c", "\U0001F600", "\u3000", "\u00a0", "\u2460", "\ufb01",
+             "\u0301", "\r\n", "<"]
+    out = list(fixed)
+    while len(out) < 200:
+        out.append("".join(rng.choice(parts) for _ in range(rng.randint(1, 40))))
+    return out
+
+
+def fast_tokenizer(spiece, out_dir, extra_ids=100, legacy=None):
+    """T5TokenizerFast.from_pretrained on a folder holding only `spiece` (transformers' converter
+    writes its tokenizer.json), saved to out_dir; returns the tokenizer."""
+    from transformers import T5TokenizerFast
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(spiece, os.path.join(tmp, "spiece.model"))
+        kwargs = {} if legacy is None else {"legacy": legacy}
+        tok = T5TokenizerFast.from_pretrained(tmp, extra_ids=extra_ids, **kwargs)
+        tok.save_pretrained(out_dir)  # while spiece.model is there: saved beside tokenizer.json, as on the hub
+    return tok
+
+
+def tokenizer_ids(encode, texts):
+    return [list(map(int, encode(t))) for t in texts]
+
+
+def build_tokenizers(out_dir):
+    """tokenizer.json files of a 300-piece nmt_nfkc vocabulary (spiece_nfkc.model) and the ids HF computes with them on the corpus:
+    converted/ (T5TokenizerFast from spiece.model alone, legacy: Metaspace prepend "always"),
+    first/ (legacy false: prepend "first"), old_style.json (the pre-0.14 layout: Precompiled alone,
+    WhitespaceSplit then Metaspace add_prefix_space, as caikit's file), and ids.json: per file, the ids
+    of `tokenizers` (EOS included); "spm_fast" is T5TokenizerFast.from_pretrained on the folder with
+    spiece.model alone, which t5cc's hf mode must equal without any tokenizer.json."""
+    import tokenizers
+    for old in os.listdir(out_dir):
+        path = os.path.join(out_dir, old)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    # The fixtures' vocabulary has no normaliser (identity); this one is trained with SentencePiece's nmt_nfkc,
+    # so that the files hold a Precompiled charsmap, on the fixtures' corpus plus the tokenizer corpus.
+    texts = tokenizer_corpus()
+    spiece = os.path.join(out_dir, "spiece_nfkc.model")
+    with open(spiece, "wb") as f:
+        f.write(train_spiece(corpus(3000, 20240601) + [t for t in texts if t.strip()] * 3, vocab_size=300, rule="nmt_nfkc"))
+    converted = fast_tokenizer(spiece, os.path.join(out_dir, "converted"))
+    fast_tokenizer(spiece, os.path.join(out_dir, "first"), legacy=False)
+    for folder in ("converted", "first"):  # the tokenizer.json and its config are the subject; the rest is noise
+        for name in os.listdir(os.path.join(out_dir, folder)):
+            if name not in ("tokenizer.json", "tokenizer_config.json"):
+                os.remove(os.path.join(out_dir, folder, name))
+    with open(os.path.join(out_dir, "converted", "tokenizer.json")) as f:
+        old_style = json.load(f)
+    old_style["normalizer"] = old_style["normalizer"]["normalizers"][0]
+    old_style["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}]}
+    old_style["decoder"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    with open(os.path.join(out_dir, "old_style.json"), "w") as f:
+        json.dump(old_style, f, ensure_ascii=False, indent=2)
+    ids = {"texts": texts, "versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
+           "spm_fast": tokenizer_ids(lambda t: converted(t).input_ids, texts)}
+    for name, path in (("converted", "converted/tokenizer.json"), ("first", "first/tokenizer.json"), ("old_style", "old_style.json")):
+        tk = tokenizers.Tokenizer.from_file(os.path.join(out_dir, path))
+        ids[name] = tokenizer_ids(lambda t: tk.encode(t).ids, texts)
+    assert ids["converted"] == ids["spm_fast"]
+    assert "Precompiled" in json.dumps(old_style["normalizer"])
+    assert ids["first"] != ids["converted"], "the corpus must tell the prepend schemes apart"
+    write_generate_json(ids, os.path.join(out_dir, "ids.json"))
+    return sorted(os.listdir(out_dir))
+
+
+def build_external_tokenizers(google_spiece, caikit, out_dir):
+    """The ids HF computes on the tokenizer corpus with third-party files (the files stay outside the
+    repository): T5TokenizerFast from Google's spiece.model alone (what transformers' converter makes
+    of it, the tokenizer.json of t5 and flan-t5), and tokenizers on caikit-tiny-t5's shipped tokenizer.json."""
+    import tokenizers
+    texts = tokenizer_corpus()
+    with tempfile.TemporaryDirectory() as tmp:
+        google = fast_tokenizer(google_spiece, tmp)
+        caikit_tk = tokenizers.Tokenizer.from_file(os.path.join(caikit, "tokenizer.json"))
+        ids = {"texts": texts, "versions": {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
+               "t5-spiece": tokenizer_ids(lambda t: google(t).input_ids, texts),
+               "caikit-tiny-t5": tokenizer_ids(lambda t: caikit_tk.encode(t).ids, texts)}
+    write_generate_json(ids, os.path.join(out_dir, "tokenizer_ids.json"))
+    return ["tokenizer_ids.json"]
+
+
+# The pipelines' prompts: lowercase, stripped, single-spaced ASCII, which PixArt's lower().strip() and Wan's
+# prompt_clean leave as they are (asserted), so t5cc sees the text the pipeline tokenizes. The last is
+# longer than every preset's length: truncation.
+DIFFUSERS_PROMPTS = ["a small bird sings near the old river today.",
+                     "the dog <extra_id_0> the river, and a cat.",
+                     " ".join(["the old dog runs near the river"] * 120)]
+
+
+def build_diffusers(out_dir):
+    """Each pipeline's T5 folders as diffusers lays them out (encoder and tokenizer in sibling folders,
+    as save_pretrained writes them from the fixtures) and the prompt embeddings diffusers' own code
+    computes from them on DIFFUSERS_PROMPTS with each preset's settings:
+      flux/        text_encoder_2 + tokenizer_2 (v1_1_gated's encoder): FluxPipeline._get_t5_prompt_embeds,
+                   max_sequence_length 512 (flux-dev) and 256 (flux-schnell)
+      sd3/         text_encoder_3 + tokenizer_3: StableDiffusion3Pipeline._get_t5_prompt_embeds, 256
+      pixart/      text_encoder + tokenizer: PixArtSigmaPipeline.encode_prompt, 300, clean_caption False
+      wan/         text_encoder + tokenizer (umt5's encoder, 300 sentinels): WanPipeline._get_t5_prompt_embeds, 512
+    goldens.safetensors in each holds <preset> F32 [prompts, length, d_model] (and pixart-sigma_mask I64)."""
+    import types
+
+    import diffusers
+    from diffusers import FluxPipeline, PixArtSigmaPipeline, StableDiffusion3Pipeline, WanPipeline
+    from diffusers.pipelines.wan.pipeline_wan import prompt_clean
+    from transformers import UMT5EncoderModel
+    diffusers.logging.set_verbosity_error()  # the long prompt's truncation warning
+    for old in os.listdir(out_dir):
+        path = os.path.join(out_dir, old)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    assert all(p == p.lower().strip() == prompt_clean(p) for p in DIFFUSERS_PROMPTS)
+    layouts = {"flux": ("text_encoder_2", "tokenizer_2", "v1_1_gated", T5EncoderModel, 100),
+               "sd3": ("text_encoder_3", "tokenizer_3", "v1_1_gated", T5EncoderModel, 100),
+               "pixart": ("text_encoder", "tokenizer", "v1_1_gated", T5EncoderModel, 100),
+               "wan": ("text_encoder", "tokenizer", "umt5", UMT5EncoderModel, 300)}
+    parts = {}
+    for pipe, (enc_dir, tok_dir, source, cls, extra_ids) in layouts.items():
+        root = os.path.join(out_dir, pipe)
+        encoder = cls.from_pretrained(os.path.join(ROOT, source), torch_dtype=torch.float32).eval()
+        encoder.save_pretrained(os.path.join(root, enc_dir))
+        tok = fast_tokenizer(os.path.join(ROOT, source, "spiece.model"), os.path.join(root, tok_dir), extra_ids=extra_ids)
+        parts[pipe] = types.SimpleNamespace(tokenizer=tok, tokenizer_2=tok, tokenizer_3=tok, text_encoder=encoder, text_encoder_2=encoder,
+                                            text_encoder_3=encoder, transformer=None, tokenizer_max_length=77, _execution_device="cpu")
+    ns = parts["pixart"]
+    ns._text_preprocessing = lambda text, clean_caption=False: PixArtSigmaPipeline._text_preprocessing(ns, text, clean_caption)
+    cpu, f32 = torch.device("cpu"), torch.float32
+    with torch.no_grad():
+        goldens = {
+            "flux": {"flux-dev": FluxPipeline._get_t5_prompt_embeds(parts["flux"], DIFFUSERS_PROMPTS, 1, 512, cpu, f32),
+                     "flux-schnell": FluxPipeline._get_t5_prompt_embeds(parts["flux"], DIFFUSERS_PROMPTS, 1, 256, cpu, f32)},
+            "sd3": {"sd3": StableDiffusion3Pipeline._get_t5_prompt_embeds(parts["sd3"], DIFFUSERS_PROMPTS, 1, 256, cpu, f32)},
+            "wan": {"wan": WanPipeline._get_t5_prompt_embeds(parts["wan"], DIFFUSERS_PROMPTS, 1, 512, cpu, f32)}}
+        embeds, mask, _, _ = PixArtSigmaPipeline.encode_prompt(parts["pixart"], DIFFUSERS_PROMPTS, do_classifier_free_guidance=False,
+                                                               device=cpu, clean_caption=False, max_sequence_length=300)
+        goldens["pixart"] = {"pixart-sigma": embeds, "pixart-sigma_mask": mask}
+    for pipe, tensors in goldens.items():
+        save_goldens({k: v.contiguous() for k, v in tensors.items()}, os.path.join(out_dir, pipe, "goldens.safetensors"))
+    meta = {"built_by": "tools/make_fixtures.py build_diffusers", "prompts": DIFFUSERS_PROMPTS,
+            "versions": {"diffusers": diffusers.__version__, "transformers": transformers.__version__, "torch": TORCH_VERSION}}
+    write_generate_json(meta, os.path.join(out_dir, "diffusers.json"))
+    return sorted(os.listdir(out_dir))
+
+
 def build_pytorch(source, out_dir, **save_kwargs):
     """`source`'s weights as PyTorch .bin file(s), written by transformers itself."""
     model = T5ForConditionalGeneration.from_pretrained(os.path.join(ROOT, source), torch_dtype=torch.float32).eval()
@@ -1297,6 +1462,8 @@ def main():
         jobs.append(("single_file", os.path.join(ROOT, "single_file"), build_single_file))
         jobs.append(("scaled_fp8", os.path.join(ROOT, "scaled_fp8"), build_scaled_fp8))
         jobs.append(("gguf", os.path.join(ROOT, "gguf"), build_gguf))
+        jobs.append(("tokenizers", os.path.join(ROOT, "tokenizers"), build_tokenizers))
+        jobs.append(("diffusers", os.path.join(ROOT, "diffusers"), build_diffusers))
         jobs.append(("pytorch_files", os.path.join(ROOT, "pytorch_files"), build_pytorch_files))
         jobs.append(("pytorch_tied", os.path.join(ROOT, "pytorch_tied"), lambda out: build_pytorch("v1_0_tied", out)))
         jobs.append(("pytorch_sharded", os.path.join(ROOT, "pytorch_sharded"),
@@ -1304,7 +1471,8 @@ def main():
         caikit = os.path.join(os.path.dirname(args.chronos), "caikit-tiny-t5")
         if os.path.isdir(args.chronos) and os.path.isdir(caikit):
             jobs.append(("external", os.path.join(ROOT, "external"),
-                         lambda out: build_chronos(args.chronos, out) + build_caikit(caikit, out)))
+                         lambda out: build_chronos(args.chronos, out) + build_caikit(caikit, out) +
+                         build_external_tokenizers(os.path.join(os.path.dirname(args.chronos), "t5-spiece", "spiece.model"), caikit, out)))
         else:
             print(f"note: {args.chronos} or {caikit} is absent; the goldens of the external checkpoints are skipped")
     failures = 0

@@ -17,6 +17,7 @@
 #include "t5/core/dtype.hpp"
 #include "t5/core/json.hpp"
 #include "t5/core/memory_size.hpp"
+#include "t5/tokenizer/convention.hpp"
 
 namespace t5cc {
 namespace {
@@ -26,9 +27,10 @@ struct Options {
   std::int64_t pad_to = 0;
   bool truncate = false;
   std::string pool = "none", out;
+  std::string mask = "tokens", preset;
 };
 
-int run(const Options& o);
+int run(const Options& o, const CLI::App& app);
 
 }  // namespace
 
@@ -43,19 +45,32 @@ Command add_encode(CLI::App& app) {
   app.add_option("--pool", o->pool, "none: every position (default); mean: the mean over each input's tokens")
       ->type_name("none|mean")
       ->check(one_of({"none", "mean"}));
+  app.add_option("--mask", o->mask,
+                 "tokens: the encoder attends to each input's tokens only (default; PixArt, Wan); none: to every position, padding "
+                 "included, as Flux and SD3 run T5 (no attention mask)")
+      ->type_name("tokens|none")
+      ->check(one_of({"tokens", "none"}));
+  app.add_option("--preset", o->preset,
+                 "encode as a diffusion pipeline does (sets --mode hf, --pad-to, --truncate and --mask): flux-dev (512, no mask), "
+                 "flux-schnell (256, no mask), sd3 (256, no mask), pixart-sigma (300, mask), wan (512, mask, states past the prompt "
+                 "zeroed)")
+      ->type_name("NAME")
+      ->check(one_of(t5::EncodeConvention::preset_names()));
   app.add_option("--out", o->out, "write a .safetensors file instead of printing a summary (see below)")->type_name("FILE")->check(non_empty());
   app.footer("Runs the encoder on each input (tokenized with EOS, right-padded with the pad id).\n"
              "With --out, writes FILE holding\n"
              "  last_hidden_state  F32 [inputs, length, d_model]   (--pool mean: F32 [inputs, d_model])\n"
              "  attention_mask     I64 [inputs, length]            1 = token, 0 = padding\n"
              "  input_ids          I64 [inputs, length]\n"
-             "Padded positions hold what HF computes there (they attend to the input's tokens).\n"
+             "Padded positions hold what HF computes there (they attend to the input's tokens; with --mask none to every\n"
+             "position; wan zeroes them). attention_mask marks the inputs' tokens whatever --mask says.\n"
+             "--preset leaves text preprocessing to you: PixArt lowercases and strips prompts, Wan cleans them (ftfy).\n"
              "A new or regular FILE is written under a temporary name in its directory and renamed over\n"
              "FILE only when complete (a failed or interrupted job leaves FILE as it was); a character\n"
              "device or a FIFO is written straight through; a directory or a block device is refused.\n"
              "Without --out, prints one line per input: tokens, shape, mean, std and the first values.\n\n"
              "exit status: 0 success, 1 error, 2 usage error");
-  return [o] { return run(*o); };
+  return [o, &app] { return run(*o, app); };
 }
 
 namespace {
@@ -126,17 +141,26 @@ void print_summary(std::int64_t input, std::int64_t tokens, bool mean, std::span
   std::cout << line << "\n";
 }
 
-int run(const Options& o) {
-  if (o.truncate && o.pad_to == 0) throw UsageError("--truncate needs --pad-to N");
+int run(const Options& o, const CLI::App& app) {
+  t5::EncodeConvention convention;
+  JobOptions job = o.job;
+  if (!o.preset.empty()) {
+    for (const char* flag : {"--pad-to", "--truncate", "--mask", "--mode"})
+      if (app.count(flag) > 0) throw UsageError(std::string("--preset sets ") + flag + "; give one or the other");
+    convention = t5::EncodeConvention::preset(o.preset);
+    job.mode = "hf";
+  } else {
+    if (o.truncate && o.pad_to == 0) throw UsageError("--truncate needs --pad-to N");
+    convention.pad_to = o.pad_to;
+    convention.truncate = o.truncate;
+    convention.attend_padding = o.mask == "none";
+  }
   if (!o.out.empty()) refuse_own_files(o);
   const auto texts = read_inputs(o.job.texts, o.job.input);
-  t5::BatchOptions batching;
-  batching.pad_to = o.pad_to;
-  batching.truncate = o.truncate;
-  LoadedModel m = load_model(o.job);
+  LoadedModel m = load_model(job);
 
   // One tokenization for all inputs, so that every batch has the file's common length.
-  const t5::TokenBatch all = m.tokenizer.encode_batch(texts, batching);
+  const t5::TokenBatch all = m.batch(texts, convention.batch_options());
   const std::int64_t n = all.batch, length = all.length, d = m.model->hparams().d_model;
   const bool mean = o.pool == "mean";
   const std::int64_t positions = mean ? 1 : length;  // state rows per input
@@ -160,7 +184,8 @@ int run(const Options& o) {
   }
   std::vector<float> pooled;
   for_each_batch(n, o.job.batch_size, o.job.quiet, [&](std::int64_t first, std::int64_t count) {
-    const t5::HostTensor out = m.model->encode(rows_of(all, first, count));
+    t5::HostTensor out = m.model->encode(convention.encoder_input(rows_of(all, first, count)));
+    convention.finish(out.values, all, first, d);
     std::span<const float> states(out.values);  // [count, positions, d]
     if (mean) {
       pooled.assign(static_cast<std::size_t>(count * d), 0.0f);

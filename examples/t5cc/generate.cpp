@@ -4,6 +4,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct Options {
   std::string early_stopping = "false";
   bool stream = false;
   bool show_input = false;
+  std::string output = "text";
 };
 
 /// Prints an output as its tokens arrive: the text of the tokens so far, minus what was printed
@@ -53,6 +55,7 @@ void check_combinations(const Options& o, const CLI::App& app) {
   for (const char* name : {"--length-penalty", "--early-stopping"})
     if (app.count(name) > 0 && g.num_beams == 1) throw UsageError(std::string(name) + " applies to beam search: add --num-beams N (N > 1)");
   if (o.stream) {
+    if (o.output == "ids") throw UsageError("--stream prints text: it does not go with --output ids");
     if (g.num_beams > 1) throw UsageError("--stream does not work with beam search: the best beam is known only at the end");
     if (g.num_return_sequences > 1) throw UsageError("--stream prints one output at a time: it needs --num-return-sequences 1");
     if (app.count("--batch-size") > 0 && o.job.batch_size != 1) throw UsageError("--stream decodes one input at a time: it needs --batch-size 1");
@@ -79,22 +82,27 @@ int run(Options& o, const CLI::App& app) {
     const std::span<const std::string> batch_texts(texts.data() + first, static_cast<std::size_t>(count));
     options.row_keys.resize(static_cast<std::size_t>(count));
     for (std::int64_t r = 0; r < count; ++r) options.row_keys[static_cast<std::size_t>(r)] = static_cast<std::uint64_t>(first + r);  // the input's place among all inputs
-    Streamer streamer(m.tokenizer);
+    std::optional<Streamer> streamer;
     if (o.stream) {
-      options.on_token = std::ref(streamer);
+      options.on_token = std::ref(streamer.emplace(m.tokenizer()));
       if (o.show_input) std::cout << batch_texts[0] << " -> " << std::flush;
     }
-    const t5::Generation generated = m.model->generate(m.tokenizer.encode_batch(batch_texts), options);
+    const t5::Generation generated = m.model->generate(m.batch(batch_texts, {}), options);
     for (std::int64_t r = 0; r < count; ++r)
       for (std::int64_t k = 0; k < generated.per_input; ++k) {
         const auto& ids = generated.at(r, k).tokens;
         ++outputs;
-        if (ids.empty() || ids.back() != m.tokenizer.eos_id()) ++at_limit;
+        if (ids.empty() || ids.back() != m.model->hparams().eos_id) ++at_limit;
         if (o.stream) {  // the text is out already; end its line
           std::cout << "\n";
           continue;
         }
-        const std::string text = m.tokenizer.decode(ids);
+        std::string text;
+        if (o.output == "ids") {
+          for (const auto id : ids) text += (text.empty() ? "" : " ") + std::to_string(id);
+        } else {
+          text = m.tokenizer().decode(ids);
+        }
         if (o.show_input)
           std::cout << batch_texts[static_cast<std::size_t>(r)] << " -> " << text << "\n";
         else
@@ -171,6 +179,9 @@ Command add_generate(CLI::App& app) {
       ->check(integer_in(1, limits::num_return_sequences));
   app.add_flag("--stream", o->stream, "print each output token by token as it is generated (one input at a time; not with beams)");
   app.add_flag("--show-input", o->show_input, "print 'INPUT -> OUTPUT' instead of OUTPUT");
+  app.add_option("--output", o->output, "text: each output decoded (default); ids: its token ids, separated by spaces (no tokenizer needed)")
+      ->type_name("text|ids")
+      ->check(one_of({"text", "ids"}));
   app.footer("Each input (tokenized with EOS) is encoded, then the decoder generates from the decoder start token\n"
              "until EOS or --max-new-tokens, as transformers.generate does with the same options: greedy search by\n"
              "default, sampling with --do-sample, beam search with --num-beams. Prints --num-return-sequences lines\n"

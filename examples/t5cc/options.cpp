@@ -128,10 +128,10 @@ std::string in_option_terms(std::string message, const std::vector<std::string>&
 }
 
 std::string model_help() {
-  return "the checkpoint: a directory with config.json, weights (safetensors, PyTorch .bin, or a sharded index) and spiece.model; "
+  return "the checkpoint: a directory with config.json and weights (safetensors, PyTorch .bin, or a sharded index); "
          "or one weights file (safetensors or .bin, a text encoder as ComfyUI ships it, or a GGUF file of llama.cpp's t5 or "
-         "t5encoder architecture), whose config comes from its metadata (GGUF) and its tensor shapes unless --config gives it, "
-         "with spiece.model beside it";
+         "t5encoder architecture), whose config comes from its metadata (GGUF) and its tensor shapes unless --config gives it; "
+         "the tokenizer (spiece.model, tokenizer.json) is looked for beside the weights, see --tokenizer";
 }
 
 std::string config_help() {
@@ -158,6 +158,17 @@ void add_job_options(CLI::App& app, JobOptions& job) {
       ->type_name("f32|bf16|int8|f16")
       ->check(one_of({"f32", "bf16", "int8", "f16"}));
   app.add_flag("--quiet", job.quiet, "no progress bar");
+  app.add_option("--tokenizer", job.tokenizer,
+                 "the tokenizer: a spiece.model, a tokenizer.json or a folder holding them (default: beside the weights, else the "
+                 "diffusers sibling folder: text_encoder_2/ -> tokenizer_2/, text_encoder/ -> tokenizer/, text_encoder_3/ -> tokenizer_3/)")
+      ->type_name("PATH")
+      ->check(non_empty());
+  app.add_option("--mode", job.mode,
+                 "sp: SentencePiece with the sentinels as pieces (default); hf: as HF tokenizers with the tokenizer.json, or as "
+                 "T5TokenizerFast converts the spiece.model")
+      ->type_name("sp|hf")
+      ->check(one_of({"sp", "hf"}));
+  app.add_flag("--ids", job.ids, "each input is a line of token ids separated by spaces, used as given (no EOS added); no tokenizer needed");
 }
 
 std::string input_help() {
@@ -243,6 +254,18 @@ std::vector<std::string> read_inputs(const std::vector<std::string>& texts, cons
   return lines;
 }
 
+namespace {
+
+/// The diffusers folder that holds the tokenizer of encoder folder `name`, or "".
+std::string diffusers_tokenizer_folder(const std::string& name) {
+  if (name == "text_encoder") return "tokenizer";
+  if (name == "text_encoder_2") return "tokenizer_2";
+  if (name == "text_encoder_3") return "tokenizer_3";
+  return "";
+}
+
+}  // namespace
+
 LoadedModel load_model(const JobOptions& job) {
   const bool cuda = job.device == "cuda";
   if (cuda && (job.dtype == "f32" || job.dtype == "int8")) throw UsageError("--dtype " + job.dtype + " is for the CPU; a GPU runs bf16 or f16");
@@ -256,15 +279,70 @@ LoadedModel load_model(const JobOptions& job) {
   if (job.dtype == "f16") options.dtype = t5::DType::F16;
   options.config = job.config;
   const std::filesystem::path path = job.model;
-  if (t5::path_kind(path) != t5::PathKind::Directory) {
-    // One weights file: its config is the model's (inferred or given), its tokenizer lies beside it.
-    auto model = t5::load(path, options);
-    t5::Tokenizer tokenizer = t5::Tokenizer::for_model(path.parent_path(), model->detected().model_type, model->hparams(),
-                                                       "the config of " + path.string());
-    return {std::move(model), std::move(tokenizer)};
+  LoadedModel m;
+  m.job = &job;
+  m.model = t5::load(path, options);  // the weights first: their problems are reported before the tokenizer's
+  const bool folder = t5::path_kind(path) == t5::PathKind::Directory;
+  const std::string config_source = folder ? (path / "config.json").string() : "the config of " + path.string();
+  auto tokenizer_at = [&](const std::filesystem::path& at) {
+    return t5::Tokenizer::for_model(at, m.model->detected().model_type, m.model->hparams(), config_source);
+  };
+  if (!job.tokenizer.empty()) {
+    m.found = tokenizer_at(job.tokenizer);
+    return m;
   }
-  t5::Tokenizer tokenizer = t5::Tokenizer::from_model_dir(path);
-  return {t5::load(path, options), std::move(tokenizer)};
+  const std::filesystem::path dir = folder ? path : path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  std::vector<std::filesystem::path> looked = {dir};
+  const std::string sibling = diffusers_tokenizer_folder(std::filesystem::absolute(dir).lexically_normal().filename().string());
+  if (!sibling.empty()) looked.push_back(std::filesystem::absolute(dir).lexically_normal().parent_path() / sibling);
+  for (const auto& at : looked)
+    if (t5::Tokenizer::has_tokenizer(at)) {
+      m.found = tokenizer_at(at);
+      return m;
+    }
+  m.missing = "no tokenizer: no spiece.model or tokenizer.json in " + looked[0].string() +
+              (looked.size() > 1 ? " or in " + looked[1].string() : "") +
+              " (pass --tokenizer PATH: a spiece.model, a tokenizer.json or a folder holding them; or give token ids with --ids)";
+  return m;
+}
+
+const t5::Tokenizer& LoadedModel::tokenizer() const {
+  if (!found) throw t5::Error(t5::ErrorCode::Tokenizer, missing);
+  return *found;
+}
+
+t5::TokenBatch LoadedModel::batch(std::span<const std::string> inputs, t5::BatchOptions options) const {
+  if (!job->ids) {
+    options.encode.mode = mode();
+    return tokenizer().encode_batch(inputs, options);
+  }
+  const std::int64_t vocab = model->hparams().vocab_size;
+  std::vector<std::vector<std::int32_t>> rows;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<std::int32_t> row;
+    const std::string& line = inputs[i];
+    for (std::size_t at = line.find_first_not_of(" \t"); at != std::string::npos; at = line.find_first_not_of(" \t", at)) {
+      const std::size_t end = std::min(line.find_first_of(" \t", at), line.size());
+      const std::string word = line.substr(at, end - at);
+      std::int64_t id = -1;
+      const auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), id);
+      if (ec != std::errc() || ptr != word.data() + word.size() || id < 0 || id >= vocab)
+        throw t5::Error(t5::ErrorCode::InvalidArgument, "input " + std::to_string(i + 1) + ": " + t5::quoted_text(word) +
+                                                            " is not a token id of this model (an integer in [0, " + std::to_string(vocab) + "))");
+      row.push_back(static_cast<std::int32_t>(id));
+      at = end;
+    }
+    if (row.empty()) throw t5::Error(t5::ErrorCode::InvalidArgument, "input " + std::to_string(i + 1) + ": no token ids on the line");
+    if (options.pad_to > 0 && static_cast<std::int64_t>(row.size()) > options.pad_to) {
+      if (!options.truncate)
+        throw t5::Error(t5::ErrorCode::InvalidArgument, "input " + std::to_string(i + 1) + " has " + std::to_string(row.size()) +
+                                                            " ids, more than the padded length " + std::to_string(options.pad_to) +
+                                                            " (truncation is off: pass --truncate to cut it)");
+      row.resize(static_cast<std::size_t>(options.pad_to));
+    }
+    rows.push_back(std::move(row));
+  }
+  return t5::TokenBatch::from_rows(rows, static_cast<std::int32_t>(model->hparams().pad_id), options.pad_to);
 }
 
 void flush_stdout() {

@@ -10,6 +10,8 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -92,6 +94,9 @@ struct JobOptions {
   std::string device = "cpu";
   std::string dtype;  ///< empty: the device's default
   bool quiet = false;
+  std::string tokenizer;  ///< --tokenizer PATH; empty: found beside the weights
+  std::string mode = "sp";  ///< --mode sp|hf
+  bool ids = false;         ///< --ids: the inputs are lines of token ids
 };
 
 /// The help of --model and --config (encode, generate, inspect).
@@ -101,7 +106,8 @@ std::string config_help();
 /// The help of --input (encode, generate, tokenize).
 std::string input_help();
 
-/// Adds --model, TEXT..., --input, --batch-size, --threads, --device, --dtype and --quiet to `app`.
+/// Adds --model, --config, --tokenizer, --mode, --ids, TEXT..., --input, --batch-size, --threads,
+/// --device, --dtype and --quiet to `app`.
 void add_job_options(CLI::App& app, JobOptions& job);
 
 /// The inputs: TEXT arguments, or the lines of --input (not both, and at least one). --input is a
@@ -111,11 +117,22 @@ void add_job_options(CLI::App& app, JobOptions& job);
 /// is an error; t5::Error(Io) names the file and the line.
 std::vector<std::string> read_inputs(const std::vector<std::string>& texts, const std::string& input);
 
-/// The model of --model on --device (--threads, --dtype), and its tokenizer. UsageError for a bad
-/// combination of options, t5::Error otherwise.
+/// The model of --model on --device (--threads, --dtype), and its tokenizer: --tokenizer, else the
+/// weights' folder, else its diffusers sibling (text_encoder_2/ -> tokenizer_2/, text_encoder/ ->
+/// tokenizer/, text_encoder_3/ -> tokenizer_3/). The weights are loaded first; a missing tokenizer
+/// is an error only when a command needs one (text in or out), naming where it looked. UsageError
+/// for a bad combination of options, t5::Error otherwise.
 struct LoadedModel {
   std::unique_ptr<t5::AnyModel> model;
-  t5::Tokenizer tokenizer;
+  std::optional<t5::Tokenizer> found;
+  std::string missing;  ///< why there is no tokenizer
+  const JobOptions* job = nullptr;
+
+  const t5::Tokenizer& tokenizer() const;
+  t5::TokenizerMode mode() const { return job->mode == "hf" ? t5::TokenizerMode::HuggingFace : t5::TokenizerMode::SentencePiece; }
+  /// The inputs as one batch: each a line of ids with --ids (taken as given, no EOS added; each id
+  /// inside the model's vocabulary), else text tokenized with `options`.
+  t5::TokenBatch batch(std::span<const std::string> inputs, t5::BatchOptions options) const;
 };
 LoadedModel load_model(const JobOptions& job);
 

@@ -12,15 +12,17 @@ namespace t5cc {
 namespace {
 
 struct Options {
-  std::string model, spm, mode = "sp", input;
+  std::string model, spm, tokenizer, mode = "sp", input;
   bool no_eos = false, pieces = false;
   std::vector<std::string> texts;
 };
 
 int run(const Options& o) {
-  if (o.model.empty() == o.spm.empty()) throw UsageError("give exactly one of --model DIR and --spm FILE");
+  if (!o.model.empty() + !o.spm.empty() + !o.tokenizer.empty() != 1) throw UsageError("give exactly one of --model DIR, --spm FILE and --tokenizer PATH");
   const auto texts = read_inputs(o.texts, o.input);
-  const t5::Tokenizer tokenizer = o.model.empty() ? t5::Tokenizer::from_spm(o.spm) : t5::Tokenizer::from_model_dir(o.model);
+  const t5::Tokenizer tokenizer = !o.model.empty() ? t5::Tokenizer::from_model_dir(o.model)
+                                  : !o.spm.empty() ? t5::Tokenizer::from_spm(o.spm)
+                                                   : t5::Tokenizer::from_path(o.tokenizer);
   t5::EncodeOptions options;
   options.mode = o.mode == "hf" ? t5::TokenizerMode::HuggingFace : t5::TokenizerMode::SentencePiece;
   options.add_eos = !o.no_eos;
@@ -46,7 +48,14 @@ Command add_tokenize(CLI::App& app) {
       ->type_name("DIR")
       ->check(non_empty());
   app.add_option("--spm", o->spm, "a SentencePiece model alone, with T5's 100 sentinels <extra_id_0..99>")->type_name("FILE")->check(non_empty());
-  app.add_option("--mode", o->mode, "sp: SentencePiece with the sentinels as pieces (default); hf: as T5TokenizerFast")
+  app.add_option("--tokenizer", o->tokenizer,
+                 "a spiece.model, a tokenizer.json or a folder holding them (with its tokenizer_config.json), with the tokenizer's own "
+                 "special ids")
+      ->type_name("PATH")
+      ->check(non_empty());
+  app.add_option("--mode", o->mode,
+                 "sp: SentencePiece with the sentinels as pieces (default); hf: as HF tokenizers with the tokenizer.json, or as "
+                 "T5TokenizerFast converts the spiece.model (a tokenizer.json alone runs as hf in both modes)")
       ->type_name("sp|hf")
       ->check(one_of({"sp", "hf"}));
   app.add_flag("--no-eos", o->no_eos, "do not append the EOS id");

@@ -15,7 +15,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <thread>
 
 #include "run_command.hpp"
@@ -892,6 +894,112 @@ BOOST_AUTO_TEST_CASE(demo_model_heldout_exact_match) {
   BOOST_TEST(encode.status == 0, encode.err);
   BOOST_TEST(encode.out.find("input 2: 6 tokens, states [6, 128]") != std::string::npos, encode.out);
 }
+
+
+// Each --preset on a diffusers-layout fixture (encoder and tokenizer in sibling folders, as
+// save_pretrained lays them out) equals the prompt embeddings diffusers' own code computed
+// (tools/make_fixtures.py build_diffusers), within the parity tolerance; the tokenizer is found in
+// the sibling folder whether --model names the encoder folder or its weights file.
+BOOST_AUTO_TEST_CASE(presets_equal_diffusers) {
+  const t5::test::TempDir tmp;
+  const std::filesystem::path root = t5::test::test_data() / "diffusers";
+  const auto prompts = t5::Json::parse(t5::read_text_file(root / "diffusers.json")).at("prompts").get<std::vector<std::string>>();
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"flux-dev", "flux", "text_encoder_2"}, {"flux-schnell", "flux", "text_encoder_2/model.safetensors"}, {"sd3", "sd3", "text_encoder_3"},
+      {"pixart-sigma", "pixart", "text_encoder"}, {"wan", "wan", "text_encoder"}};
+  for (const auto& [preset, pipe, encoder] : cases) {
+    const std::string file = (tmp.path() / (preset + ".safetensors")).string();
+    std::vector<std::string> args = {"encode", "--model", (root / pipe / encoder).string(), "--preset", preset, "--out", file, "--threads", "1"};
+    args.insert(args.end(), prompts.begin(), prompts.end());
+    const auto r = t5cc(args);
+    BOOST_TEST_REQUIRE(r.status == 0, preset << ": " << r.err);
+    const t5::test::Goldens goldens(root / pipe / "goldens.safetensors");
+    const auto agreement = t5::test::compare(written_states(file), goldens.floats(preset));
+    BOOST_TEST(agreement.ok(), preset << ": " << agreement);
+    if (preset == "pixart-sigma") {
+      const t5::io::SafetensorsFile out(file);
+      const auto* mask = out.find("attention_mask");
+      BOOST_TEST_REQUIRE(mask != nullptr);
+      std::vector<std::int64_t> ours(mask->nbytes() / 8);
+      std::memcpy(ours.data(), out.data(*mask).data(), mask->nbytes());
+      BOOST_TEST(ours == goldens.ints("pixart-sigma_mask"), boost::test_tools::per_element());
+    }
+  }
+  // A preset and the flags it sets do not go together.
+  const auto both = t5cc({"encode", "--model", (root / "flux" / "text_encoder_2").string(), "--preset", "sd3", "--pad-to", "8", "x"});
+  BOOST_TEST(both.status == 2);
+  BOOST_TEST(both.err.find("--preset sets --pad-to") != std::string::npos, both.err);
+}
+
+// --mask none changes the states exactly at the padding of the shorter input (the tokens of the
+// longest input attend to no padding either way); --ids of the tokenizer's ids gives the states of
+// the text; generate --output ids prints ids that --ids reads back.
+BOOST_AUTO_TEST_CASE(mask_none_and_ids) {
+  const t5::test::TempDir tmp;
+  const std::string dir = fixture("v1_1_gated").string();
+  const auto tok = t5::Tokenizer::from_model_dir(dir);
+  const std::vector<std::string> texts = {"The dog.", "A small bird sings near the old river today."};
+  auto states = [&](std::vector<std::string> extra, std::vector<std::string> inputs) {
+    const std::string file = (tmp.path() / "s.safetensors").string();
+    std::vector<std::string> args = {"encode", "--model", dir, "--out", file, "--threads", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), inputs.begin(), inputs.end());
+    const auto r = t5cc(args);
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    return written_states(file);
+  };
+  const auto masked = states({}, texts), unmasked = states({"--mask", "none"}, texts);
+  const auto a = static_cast<std::int64_t>(tok.encode(texts[0]).size()), b = static_cast<std::int64_t>(tok.encode(texts[1]).size());
+  const std::int64_t d = 48;
+  BOOST_TEST_REQUIRE(masked.size() == static_cast<std::size_t>(2 * b * d));
+  for (std::int64_t row = 0; row < 2; ++row)
+    for (std::int64_t s = 0; s < b; ++s) {
+      bool differs = false;
+      for (std::int64_t k = 0; k < d; ++k) differs |= masked[static_cast<std::size_t>((row * b + s) * d + k)] != unmasked[static_cast<std::size_t>((row * b + s) * d + k)];
+      const bool padded_row = row == 0;  // only input 1 has padding, and with it every position of input 1 attends to more
+      BOOST_TEST(differs == padded_row, "row " << row << " position " << s << " (input 1 has " << a << " tokens)");
+    }
+  std::vector<std::string> id_lines;
+  for (const auto& t : texts) {
+    std::string line;
+    for (const auto id : tok.encode(t)) line += (line.empty() ? "" : " ") + std::to_string(id);
+    id_lines.push_back(line);
+  }
+  BOOST_TEST(states({"--ids"}, id_lines) == masked, boost::test_tools::per_element());
+  const auto bad = t5cc({"encode", "--model", dir, "--ids", "5 x 7"});
+  BOOST_TEST(bad.status == 1);
+  BOOST_TEST(bad.err.find("input 1: \"x\" is not a token id of this model") != std::string::npos, bad.err);
+  const auto gen = t5cc({"generate", "--model", dir, "--ids", "--output", "ids", "--max-new-tokens", "4", id_lines[0]});
+  BOOST_TEST_REQUIRE(gen.status == 0, gen.err);
+  const auto text = t5cc({"generate", "--model", dir, "--max-new-tokens", "4", texts[0]});
+  BOOST_TEST(tok.decode([&] {
+    std::vector<std::int32_t> ids;
+    std::istringstream in(gen.out);
+    for (std::int32_t id; in >> id;) ids.push_back(id);
+    return ids;
+  }()) + "\n" == text.out);
+}
+
+// A folder of weights without a tokenizer loads; the error comes only when text is needed, after
+// the weights were read, and names where t5cc looked and what to pass.
+BOOST_AUTO_TEST_CASE(missing_tokenizer_is_reported_when_needed) {
+  const t5::test::TempDir tmp;
+  const std::filesystem::path lone = tmp.path() / "text_encoder_2";
+  std::filesystem::create_directories(lone);
+  for (const char* f : {"config.json", "model.safetensors"}) std::filesystem::copy_file(fixture("v1_1_gated") / f, lone / f);
+  const auto ids = t5cc({"encode", "--model", lone.string(), "--ids", "5 6 7 1"});
+  BOOST_TEST(ids.status == 0, ids.err);
+  const auto text = t5cc({"encode", "--model", lone.string(), "The dog."});
+  BOOST_TEST(text.status == 1);
+  BOOST_TEST(text.err.find("no tokenizer: no spiece.model or tokenizer.json in " + lone.string() + " or in " + (tmp.path() / "tokenizer_2").string()) !=
+                 std::string::npos,
+             text.err);
+  const auto given = t5cc({"encode", "--model", lone.string(), "--tokenizer", (fixture("v1_1_gated") / "spiece.model").string(), "The dog."});
+  BOOST_TEST(given.status == 0, given.err);
+  const auto json = t5cc({"encode", "--model", (lone / "config.json").string(), "x"});
+  BOOST_TEST(json.err.find("a JSON file, not weights") != std::string::npos, json.err);
+}
+
 
 BOOST_AUTO_TEST_SUITE_END()
 

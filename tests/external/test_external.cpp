@@ -13,6 +13,8 @@
 #include "t5/config/hf_config.hpp"
 #include "t5/io/checkpoint.hpp"
 #include "t5/io/detect.hpp"
+#include "t5/core/json.hpp"
+#include "t5/core/mapped_file.hpp"
 #include "t5/load.hpp"
 #include "t5/tokenizer/tokenizer.hpp"
 #include "temp_dir.hpp"
@@ -209,6 +211,32 @@ BOOST_AUTO_TEST_CASE(t5cc_inspect_on_the_real_files) {
   BOOST_TEST(caikit.status == 0, caikit.err);
   BOOST_TEST(caikit.out.find("v1_0 (T5 v1.0)") != std::string::npos);
   BOOST_TEST(caikit.out.find("pytorch_model.bin (PyTorch zip)") != std::string::npos);
+}
+
+// Third-party tokenizer files against HF's ids on the tokenizer corpus (tests/data/external/
+// tokenizer_ids.json, made by tools/make_fixtures.py): Google's T5 spiece.model in hf mode equals
+// T5TokenizerFast on a folder holding only it (transformers' converter output, t5/flan-t5's
+// tokenizer.json), and caikit-tiny-t5's shipped tokenizer.json (the pre-0.14 layout, its sentinels
+// at ids 3..102) equals `tokenizers` with it.
+BOOST_AUTO_TEST_CASE(tokenizer_files) {
+  if (std::getenv("T5CC_EXTERNAL_DATA") == nullptr || !fs::is_directory(data_dir() / "t5-spiece")) {
+    BOOST_TEST_MESSAGE("SKIP: T5CC_EXTERNAL_DATA is unset or has no t5-spiece");
+    return;
+  }
+  const auto recorded = t5::Json::parse(t5::read_text_file(t5::test::test_data() / "external" / "tokenizer_ids.json"));
+  const auto texts = recorded.at("texts").get<std::vector<std::string>>();
+  const std::vector<std::pair<std::string, t5::Tokenizer>> cases = {
+      {"t5-spiece", t5::Tokenizer::from_spm(data_dir() / "t5-spiece" / "spiece.model")},
+      {"caikit-tiny-t5", t5::Tokenizer::from_path(data_dir() / "caikit-tiny-t5" / "tokenizer.json")}};
+  for (const auto& [name, tok] : cases) {
+    const auto expected = recorded.at(name).get<std::vector<std::vector<std::int32_t>>>();
+    BOOST_TEST_REQUIRE(expected.size() == texts.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < texts.size(); ++i)
+      if (tok.encode(texts[i], {t5::TokenizerMode::HuggingFace, true}) != expected[i]) ++differ;
+    BOOST_TEST(differ == 0u, name << ": " << differ << " of " << texts.size() << " texts differ");
+  }
+  BOOST_TEST(cases[1].second.sentinel_id(99) == 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -109,27 +109,94 @@ BOOST_AUTO_TEST_CASE(sentinels_already_in_the_model) {
   BOOST_TEST(tok.decode(tok.encode("The dog <extra_id_0> the river.")) == "The dog  the river.");
 }
 
-// hf mode = sp mode minus the lone space piece directly before a sentinel, and nothing else.
-BOOST_AUTO_TEST_CASE(modes_and_eos) {
-  const auto tok = t5::Tokenizer::from_model_dir(test_data() / "mt5");
-  const std::string text = "The dog <extra_id_0> the river <extra_id_1>. today";
-  const auto sp = tok.encode(text, {t5::TokenizerMode::SentencePiece, true});
-  const auto hf = tok.encode(text, {t5::TokenizerMode::HuggingFace, true});
-  const auto pieces = tok.pieces(text, {t5::TokenizerMode::SentencePiece, true});
-  std::vector<std::int32_t> expected;
-  for (std::size_t i = 0; i < sp.size(); ++i)
-    if (!(pieces[i] == "\u2581" && i + 1 < sp.size() && sp[i + 1] >= 200 && sp[i + 1] < 300)) expected.push_back(sp[i]);
-  BOOST_TEST(hf == expected, boost::test_tools::per_element());
-  BOOST_TEST(hf.size() < sp.size());  // the sentence has such a space piece
-  BOOST_TEST(sp.back() == tok.eos_id());
-  const auto no_eos = tok.encode(text, {t5::TokenizerMode::SentencePiece, false});
-  BOOST_TEST(no_eos.size() + 1 == sp.size());
-  BOOST_TEST(tok.encode("", {t5::TokenizerMode::SentencePiece, false}).empty());
-  BOOST_TEST(tok.encode("") == (std::vector<std::int32_t>{1}));
-  BOOST_TEST(tok.pieces("The dog").back() == "</s>");
-  // Decoding keeps the sentinels only when asked.
-  BOOST_TEST(tok.decode(sp).find("extra_id") == std::string::npos);
-  BOOST_TEST(tok.decode(sp, false).find("<extra_id_0>") != std::string::npos);
+/// The corpus and HF's ids for it (tools/make_fixtures.py build_tokenizers): per tokenizer file,
+/// what `tokenizers` computed; "spm_fast" what T5TokenizerFast.from_pretrained computed on the
+/// folder holding only the spiece.model.
+const t5::Json& hf_ids() {
+  static const t5::Json ids = t5::Json::parse(t5::read_text_file(test_data() / "tokenizers" / "ids.json"));
+  return ids;
+}
+
+/// The texts where `tok` (in `mode`, EOS appended) gives other ids than `key` of ids.json records.
+std::vector<std::string> mismatches(const t5::Tokenizer& tok, t5::TokenizerMode mode, const std::string& key) {
+  const auto texts = hf_ids().at("texts").get<std::vector<std::string>>();
+  const auto expected = hf_ids().at(key).get<std::vector<std::vector<std::int32_t>>>();
+  BOOST_TEST_REQUIRE(texts.size() == 200u);
+  BOOST_TEST_REQUIRE(expected.size() == texts.size());
+  std::vector<std::string> wrong;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    if (tok.encode(texts[i], {mode, true}) != expected[i]) wrong.push_back(t5::quoted_text(texts[i]));
+  return wrong;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += i + " ";
+  return out;
+}
+
+// hf mode with only a spiece.model equals T5TokenizerFast.from_pretrained on that folder, on the 200
+// strings of the corpus (sentinels beside spaces and punctuation, NFKC cases, CJK, emoji, long
+// whitespace runs); sp mode is SentencePiece's own, which differs from it around sentinels.
+BOOST_AUTO_TEST_CASE(hf_mode_equals_t5_tokenizer_fast) {
+  const auto tok = t5::Tokenizer::from_spm(test_data() / "tokenizers" / "spiece_nfkc.model");
+  const auto wrong = mismatches(tok, t5::TokenizerMode::HuggingFace, "spm_fast");
+  BOOST_TEST(wrong.empty(), wrong.size() << " texts differ: " << joined(wrong));
+  BOOST_TEST(mismatches(tok, t5::TokenizerMode::SentencePiece, "spm_fast").size() > 10u);
+  // The two strings T5TokenizerFast used to be told apart on.
+  const auto fast = hf_ids().at("spm_fast").get<std::vector<std::vector<std::int32_t>>>();
+  BOOST_TEST(tok.encode("Hello<extra_id_0>world", {t5::TokenizerMode::HuggingFace, true}) == fast[0]);
+  BOOST_TEST(tok.encode("a <extra_id_1>b", {t5::TokenizerMode::HuggingFace, true}) == fast[1]);
+  BOOST_TEST(tok.hf_source().find("T5Converter") != std::string::npos);
+}
+
+// tokenizer.json files tokenize as `tokenizers` does with them: transformers' converter output
+// (Metaspace prepend "always"), its legacy=false form ("first"), and the pre-0.14 layout
+// (WhitespaceSplit, then Metaspace with add_prefix_space). A tokenizer.json alone defines both modes.
+BOOST_AUTO_TEST_CASE(tokenizer_json_equals_tokenizers) {
+  const fs::path dir = test_data() / "tokenizers";
+  for (const auto& [key, path] : {std::pair{"converted", dir / "converted"}, {"first", dir / "first" / "tokenizer.json"}, {"old_style", dir / "old_style.json"}}) {
+    const auto tok = t5::Tokenizer::from_path(path);
+    for (const auto mode : {t5::TokenizerMode::HuggingFace, t5::TokenizerMode::SentencePiece}) {
+      const auto wrong = mismatches(tok, mode, key);
+      BOOST_TEST(wrong.empty(), key << ": " << wrong.size() << " texts differ: " << joined(wrong));
+    }
+    BOOST_TEST(tok.sentinel_count() == 100);
+    BOOST_TEST(tok.sentinel_id(0) == 399);  // 300 pieces, then <extra_id_99> .. <extra_id_0>
+    BOOST_TEST(tok.pad_id() == 0);
+    BOOST_TEST(tok.eos_id() == 1);
+    BOOST_TEST(tok.decode(tok.encode("The dog <extra_id_0> the river.")) == "The dog the river.");
+    BOOST_TEST(tok.decode(tok.encode("The dog <extra_id_0> the river."), false) == "The dog<extra_id_0> the river.</s>");
+  }
+}
+
+// What a tokenizer.json holds that t5cc does not run is an error naming it, never a silent guess.
+BOOST_AUTO_TEST_CASE(tokenizer_json_refusals) {
+  const t5::test::TempDir tmp;
+  const auto base = t5::Json::parse(t5::read_text_file(test_data() / "tokenizers" / "converted" / "tokenizer.json"));
+  auto refused = [&](const std::string& name, auto edit, const std::string& fragment) {
+    t5::Json j = base;
+    edit(j);
+    const fs::path file = tmp.path() / (name + ".json");
+    std::ofstream(file) << j.dump();
+    try {
+      (void)t5::Tokenizer::from_path(file);
+      BOOST_ERROR(name << ": no error");
+    } catch (const t5::Error& e) {
+      BOOST_TEST(e.code() == t5::ErrorCode::Tokenizer);
+      BOOST_TEST(std::string(e.what()).find(fragment) != std::string::npos, name << ": " << e.what());
+    }
+  };
+  refused("bpe", [](t5::Json& j) { j["model"]["type"] = "BPE"; }, "is not Unigram");
+  refused("nfd", [](t5::Json& j) { j["normalizer"] = {{"type", "NFD"}}; }, "normalizer \"NFD\" is not one t5cc runs");
+  refused("regex", [](t5::Json& j) { j["normalizer"]["normalizers"][2]["pattern"]["Regex"] = "\\s+"; }, "Replace regex");
+  refused("bert", [](t5::Json& j) { j["pre_tokenizer"] = {{"type", "BertPreTokenizer"}}; }, "pre_tokenizer \"BertPreTokenizer\"");
+  refused("single_word", [](t5::Json& j) { j["added_tokens"][0]["single_word"] = true; }, "single_word");
+  refused("no_unk", [](t5::Json& j) { j["model"]["unk_id"] = nullptr; }, "no unk_id");
+  refused("charsmap", [](t5::Json& j) { j["normalizer"]["normalizers"][0]["precompiled_charsmap"] = "AAAA"; }, "precompiled_charsmap");
+  refused("base64", [](t5::Json& j) { j["normalizer"]["normalizers"][0]["precompiled_charsmap"] = "AA*A"; }, "not base64");
+  refused("sentinel_order", [](t5::Json& j) { j["added_tokens"][3]["content"] = "<extra_id_5>"; }, "is not where T5 puts it");
+  refused("not_json", [](t5::Json& j) { j = t5::Json::array(); }, "not a tokenizer.json");
 }
 
 BOOST_AUTO_TEST_CASE(padding_and_truncation) {

@@ -45,6 +45,13 @@ inline std::unique_ptr<TensorFile> open_tensor_file(const std::filesystem::path&
     // By content; a .bin that is neither is described as a failed PyTorch file, not safetensors.
     if (starts_like_zip(head) || starts_like_pickle(head) || (path.extension() == ".bin" && !starts_like_safetensors(head)))
       return std::make_unique<PyTorchFile>(path);
+    // Files people point --model at by mistake, named before the safetensors reader reads a length.
+    const auto text = probe.bytes().first(std::min<std::size_t>(probe.size(), 64));
+    const auto first = std::find_if(text.begin(), text.end(), [](std::byte b) { return std::string_view(" \t\r\n").find(std::to_integer<char>(b)) == std::string_view::npos; });
+    if (!starts_like_safetensors(head) && first != text.end() && std::to_integer<char>(*first) == '{')
+      throw Error(ErrorCode::Format, path.string() + ": a JSON file, not weights (a checkpoint is the folder holding config.json and the weights, or one weights file)");
+    if (path.extension() == ".onnx")
+      throw Error(ErrorCode::Format, path.string() + ": an ONNX model, which t5cc does not read (it reads safetensors, PyTorch .bin and GGUF files)");
   }
   return std::make_unique<SafetensorsFile>(path);
 }
