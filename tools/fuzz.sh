@@ -18,12 +18,12 @@ build=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-2}
 
 # name: -max_len (bytes), each above its largest seed (fuzz_load's valid files are 100-280 KB).
-declare -A max_len=([safetensors]=65536 [pytorch]=16384 [gguf]=16384 [config]=8192 [index]=16384 [tokenizer_config]=4096 [tokenizer_text]=4096
+declare -A max_len=([safetensors]=65536 [pytorch]=16384 [gguf]=16384 [config]=8192 [index]=16384 [tokenizer_config]=4096 [tokenizer_text]=4096 [tokenizer_json]=8192
                     [load]=300000)
 # name: its libFuzzer dictionary (tests/fuzz/).
 declare -A dict=([safetensors]=json.dict [pytorch]=pytorch.dict [gguf]=gguf.dict [config]=json.dict [index]=json.dict [tokenizer_config]=json.dict
-                 [tokenizer_text]=tokenizer.dict [load]=json.dict)
-all=(safetensors pytorch gguf config index tokenizer_config tokenizer_text load)
+                 [tokenizer_text]=tokenizer.dict [tokenizer_json]=json.dict [load]=json.dict)
+all=(safetensors pytorch gguf config index tokenizer_config tokenizer_text tokenizer_json load)
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 for h in "${harnesses[@]}"; do

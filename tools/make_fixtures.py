@@ -896,7 +896,9 @@ def build_tokenizers(out_dir):
     first/ (legacy false: prepend "first"), old_style.json (the pre-0.14 layout: Precompiled alone,
     WhitespaceSplit then Metaspace add_prefix_space, as caikit's file), and ids.json: per file, the ids
     of `tokenizers` (EOS included); "spm_fast" is T5TokenizerFast.from_pretrained on the folder with
-    spiece.model alone, which t5cc's hf mode must equal without any tokenizer.json."""
+    spiece.model alone, which t5cc's hf mode must equal without any tokenizer.json; "sentencepiece" is
+    Python sentencepiece with the sentinels appended as user-defined pieces. tokenizer_nfkc.gguf carries the
+    same vocabulary as llama.cpp's converter writes it (padded to 448 with [PADn]), and no tensors."""
     import tokenizers
     for old in os.listdir(out_dir):
         path = os.path.join(out_dir, old)
@@ -928,6 +930,23 @@ def build_tokenizers(out_dir):
         ids[name] = tokenizer_ids(lambda t: tk.encode(t).ids, texts)
     assert ids["converted"] == ids["spm_fast"]
     assert "Precompiled" in json.dumps(old_style["normalizer"])
+    # SentencePiece itself with the sentinels appended as user-defined pieces (t5cc's sp mode).
+    from sentencepiece import sentencepiece_model_pb2
+    with open(spiece, "rb") as f:
+        spiece_bytes = f.read()
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(spiece_bytes)
+    for n in range(99, -1, -1):
+        proto.pieces.add(piece=f"<extra_id_{n}>", score=0.0, type=sentencepiece_model_pb2.ModelProto.SentencePiece.USER_DEFINED)
+    sp = spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
+    ids["sentencepiece"] = tokenizer_ids(lambda t: sp.encode(t) + [EOS], texts)
+    # The same vocabulary as a GGUF file carries it (tokenizer metadata only, no tensors).
+    writer = gguf.GGUFWriter(os.path.join(out_dir, "tokenizer_nfkc.gguf"), "t5encoder")
+    gguf_vocab(writer, spiece_bytes, 448)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
     assert ids["first"] != ids["converted"], "the corpus must tell the prepend schemes apart"
     write_generate_json(ids, os.path.join(out_dir, "ids.json"))
     return sorted(os.listdir(out_dir))
@@ -1260,18 +1279,33 @@ def gguf_metadata(writer, config, sp, decoder_layers=None):
     writer.add_relative_attn_buckets_count(config.relative_attention_num_buckets)
     writer.add_layer_norm_rms_eps(config.layer_norm_epsilon)
     writer.add_decoder_start_token_id(config.decoder_start_token_id)
-    writer.add_tokenizer_model("t5")
-    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    gguf_vocab(writer, sp.serialized_model_proto(), config.vocab_size)
+
+
+def gguf_vocab(writer, spiece_bytes, vocab_size):
+    """The tokenizer metadata convert_hf_to_gguf.py's T5Model.set_vocab writes: the pieces' tokens, scores
+    and types, then the sentinels (user-defined) and [PADn] (unused) to vocab_size; the normaliser flags
+    and precompiled charsmap of the spiece.model; the special ids; add_bos false, add_eos true."""
+    from sentencepiece import sentencepiece_model_pb2
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(spiece_bytes)
+    pieces = [p.piece for p in proto.pieces]
     sentinels = [f"<extra_id_{99 - i}>" for i in range(100)]
-    pads = [f"[PAD{i}]" for i in range(config.vocab_size - len(pieces) - len(sentinels))]
+    pads = [f"[PAD{i}]" for i in range(vocab_size - len(pieces) - len(sentinels))]
+    writer.add_tokenizer_model("t5")
     writer.add_token_list(pieces + sentinels + pads)
-    writer.add_token_scores([sp.get_score(i) for i in range(len(pieces))] + [0.0] * (len(sentinels) + len(pads)))
-    types = [gguf.TokenType.CONTROL if sp.is_control(i) else gguf.TokenType.UNKNOWN if sp.is_unknown(i) else gguf.TokenType.NORMAL
-             for i in range(len(pieces))]
-    writer.add_token_types(types + [gguf.TokenType.USER_DEFINED] * len(sentinels) + [gguf.TokenType.UNUSED] * len(pads))
+    writer.add_token_scores([p.score for p in proto.pieces] + [0.0] * (len(sentinels) + len(pads)))
+    writer.add_token_types([p.type for p in proto.pieces] + [gguf.TokenType.USER_DEFINED] * len(sentinels) +
+                           [gguf.TokenType.UNUSED] * len(pads))
+    writer.add_add_space_prefix(proto.normalizer_spec.add_dummy_prefix)
+    writer.add_remove_extra_whitespaces(proto.normalizer_spec.remove_extra_whitespaces)
+    if proto.normalizer_spec.precompiled_charsmap:
+        writer.add_precompiled_charsmap(proto.normalizer_spec.precompiled_charsmap)
     writer.add_eos_token_id(EOS)
-    writer.add_unk_token_id(2)
+    writer.add_unk_token_id(proto.trainer_spec.unk_id)
     writer.add_pad_token_id(PAD)
+    writer.add_add_bos_token(False)
+    writer.add_add_eos_token(True)
 
 
 def write_gguf(model, path, arch, type_of, sp, decoder_layers=None, alignment=None):

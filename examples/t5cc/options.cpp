@@ -131,7 +131,7 @@ std::string model_help() {
   return "the checkpoint: a directory with config.json and weights (safetensors, PyTorch .bin, or a sharded index); "
          "or one weights file (safetensors or .bin, a text encoder as ComfyUI ships it, or a GGUF file of llama.cpp's t5 or "
          "t5encoder architecture), whose config comes from its metadata (GGUF) and its tensor shapes unless --config gives it; "
-         "the tokenizer (spiece.model, tokenizer.json) is looked for beside the weights, see --tokenizer";
+         "the tokenizer is a GGUF file's own, else spiece.model or tokenizer.json beside the weights, see --tokenizer";
 }
 
 std::string config_help() {
@@ -159,7 +159,8 @@ void add_job_options(CLI::App& app, JobOptions& job) {
       ->check(one_of({"f32", "bf16", "int8", "f16"}));
   app.add_flag("--quiet", job.quiet, "no progress bar");
   app.add_option("--tokenizer", job.tokenizer,
-                 "the tokenizer: a spiece.model, a tokenizer.json or a folder holding them (default: beside the weights, else the "
+                 "the tokenizer: a spiece.model, a tokenizer.json, a GGUF file or a folder holding them (default: a GGUF file's own, "
+                 "else beside the weights, else the "
                  "diffusers sibling folder: text_encoder_2/ -> tokenizer_2/, text_encoder/ -> tokenizer/, text_encoder_3/ -> tokenizer_3/)")
       ->type_name("PATH")
       ->check(non_empty());
@@ -293,6 +294,8 @@ LoadedModel load_model(const JobOptions& job) {
   }
   const std::filesystem::path dir = folder ? path : path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   std::vector<std::filesystem::path> looked = {dir};
+  const bool gguf = !folder && t5::Tokenizer::is_gguf(path);
+  if (gguf) looked.insert(looked.begin(), path);  // a GGUF file carries its own
   const std::string sibling = diffusers_tokenizer_folder(std::filesystem::absolute(dir).lexically_normal().filename().string());
   if (!sibling.empty()) looked.push_back(std::filesystem::absolute(dir).lexically_normal().parent_path() / sibling);
   for (const auto& at : looked)
@@ -300,8 +303,9 @@ LoadedModel load_model(const JobOptions& job) {
       m.found = tokenizer_at(at);
       return m;
     }
-  m.missing = "no tokenizer: no spiece.model or tokenizer.json in " + looked[0].string() +
-              (looked.size() > 1 ? " or in " + looked[1].string() : "") +
+  const std::size_t folders = gguf ? 1 : 0;
+  m.missing = "no tokenizer: " + std::string(gguf ? path.string() + " carries none, and " : "") + "no spiece.model or tokenizer.json in " +
+              looked[folders].string() + (looked.size() > folders + 1 ? " or in " + looked[folders + 1].string() : "") +
               " (pass --tokenizer PATH: a spiece.model, a tokenizer.json or a folder holding them; or give token ids with --ids)";
   return m;
 }

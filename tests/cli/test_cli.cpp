@@ -998,6 +998,17 @@ BOOST_AUTO_TEST_CASE(missing_tokenizer_is_reported_when_needed) {
   BOOST_TEST(given.status == 0, given.err);
   const auto json = t5cc({"encode", "--model", (lone / "config.json").string(), "x"});
   BOOST_TEST(json.err.find("a JSON file, not weights") != std::string::npos, json.err);
+  // A GGUF encoder runs from its single file with the tokenizer it carries, as with its spiece.model.
+  const std::filesystem::path gguf = tmp.path() / "alone" / "t5encoder_q8_0.gguf";
+  std::filesystem::create_directories(gguf.parent_path());
+  std::filesystem::copy_file(fixture("gguf") / "t5encoder_q8_0.gguf", gguf);
+  const std::string own = (tmp.path() / "own.safetensors").string(), beside = (tmp.path() / "beside.safetensors").string();
+  const auto a = t5cc({"encode", "--model", gguf.string(), "--out", own, "--threads", "1", "The dog <extra_id_0> the river.", "A bird."});
+  BOOST_TEST_REQUIRE(a.status == 0, a.err);
+  const auto b = t5cc({"encode", "--model", gguf.string(), "--tokenizer", (fixture("gguf") / "spiece.model").string(), "--out", beside, "--threads",
+                       "1", "The dog <extra_id_0> the river.", "A bird."});
+  BOOST_TEST_REQUIRE(b.status == 0, b.err);
+  BOOST_TEST(written_states(own) == written_states(beside), boost::test_tools::per_element());
 }
 
 

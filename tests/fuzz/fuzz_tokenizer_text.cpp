@@ -1,6 +1,7 @@
 // Fuzzes the text the tokenizer encodes (t5/tokenizer/tokenizer.hpp), with fixed valid models: the
-// v1_0_tied fixture's (sentinels appended by t5cc) and spiece_sentinels.model (sentinels inside the
-// model). The input is encoded in both modes, with and without EOS, batched (padded, truncated) and
+// v1_0_tied fixture's (sentinels appended by t5cc), spiece_sentinels.model (sentinels inside the
+// model), and three with a Precompiled charsmap (tests/data/tokenizers: a spiece.model, a
+// tokenizer.json, a GGUF file). The input is encoded in both modes, with and without EOS, batched (padded, truncated) and
 // decoded; its bytes are also decoded as int32 ids.
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   t5::fuzz::require_valid("the fixture tokenizers", [&] {
     tokenizers.push_back(t5::Tokenizer::from_model_dir(data / "v1_0_tied"));
     tokenizers.push_back(t5::Tokenizer::from_spm(data / "spiece_sentinels.model", 100));
+    // hf mode's pipeline with a Precompiled charsmap: converted from an nmt_nfkc spiece.model, read
+    // from the pre-0.14 tokenizer.json layout, and from a GGUF file's tokenizer.
+    tokenizers.push_back(t5::Tokenizer::from_spm(data / "tokenizers" / "spiece_nfkc.model", 100));
+    tokenizers.push_back(t5::Tokenizer::from_path(data / "tokenizers" / "old_style.json"));
+    tokenizers.push_back(t5::Tokenizer::from_path(data / "tokenizers" / "tokenizer_nfkc.gguf"));
   });
   return 0;
 }

@@ -168,6 +168,36 @@ def tokenizer_config_seeds():
         write("tokenizer_config", name + ".json", text)
 
 
+def tokenizer_json_seeds():
+    """Small tokenizer.json files in the layouts t5cc reads (the fixtures' own are too large to mutate):
+    a 12-piece Unigram vocabulary, sentinels as added tokens, the converter's and the pre-0.14 pipelines,
+    and files t5cc refuses."""
+    vocab = [["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["\u2581", -2.0], ["\u2581the", -3.0], ["e", -3.5], ["h", -4.0],
+             ["t", -4.0], ["\u2581dog", -5.0], ["o", -4.5], ["<extra_id_1>", 0.0], ["<extra_id_0>", 0.0]]
+    added = [{"id": i, "content": p, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+             for i, (p, _) in enumerate(vocab) if p.startswith("<")]
+    converted = {"version": "1.0", "added_tokens": added,
+                 "normalizer": {"type": "Sequence", "normalizers": [{"type": "Strip", "strip_left": False, "strip_right": True},
+                                                                   {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]},
+                 "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+                 "model": {"type": "Unigram", "unk_id": 2, "vocab": vocab, "byte_fallback": False}}
+    cases = {"converted": converted}
+    cases["first"] = json.loads(json.dumps(converted))
+    cases["first"]["pre_tokenizer"]["prepend_scheme"] = "first"
+    cases["old-style"] = dict(converted, normalizer={"type": "Precompiled", "precompiled_charsmap": None},
+                              pre_tokenizer={"type": "Sequence", "pretokenizers": [
+                                  {"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}]})
+    cases["lstrip"] = json.loads(json.dumps(converted))
+    cases["lstrip"]["added_tokens"][3].update(lstrip=True, rstrip=True)
+    cases["charsmap-garbage"] = dict(converted, normalizer={"type": "Precompiled", "precompiled_charsmap": "CAAAAP////8BAAAAYQBi"})
+    cases["bpe"] = dict(converted, model={"type": "BPE", "vocab": {}, "merges": []})
+    cases["no-unk"] = dict(converted, model={"type": "Unigram", "unk_id": None, "vocab": vocab})
+    for name, value in cases.items():
+        write("tokenizer_json", name + ".json", json.dumps(value, indent=1))
+    # Found by fuzzing: an id beyond 2^64 parses as a float, which nlohmann converted to int64 (undefined).
+    write("tokenizer_json", "float-id.json", json.dumps(converted, indent=1).replace('"id": 1,', '"id": 184467440737095516151,', 1))
+
+
 def tokenizer_text_seeds():
     texts = json.loads((DATA / "v1_0_tied" / "fixture.json").read_text())["goldens"]["encoder_texts"]
     texts += list(json.loads((DATA / "spiece_sentinels.json").read_text())["ids"])
@@ -294,6 +324,7 @@ def main():
     index_seeds()
     tokenizer_config_seeds()
     tokenizer_text_seeds()
+    tokenizer_json_seeds()
     for d in sorted(OUT.iterdir()):
         files = list(d.iterdir())
         print("%-18s %3d seeds, %6d bytes" % (d.name, len(files), sum(f.stat().st_size for f in files)))

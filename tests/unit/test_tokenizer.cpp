@@ -170,6 +170,41 @@ BOOST_AUTO_TEST_CASE(tokenizer_json_equals_tokenizers) {
   }
 }
 
+// sp mode equals Python sentencepiece with the sentinels appended as user-defined pieces, on the
+// spiece.model and on the same vocabulary as a GGUF file carries it (llama.cpp's converter layout:
+// sentinels user-defined, [PADn] unused, the charsmap and normaliser flags as metadata); the GGUF
+// tokenizer's hf mode equals T5TokenizerFast on the spiece.model.
+BOOST_AUTO_TEST_CASE(gguf_tokenizer_equals_sentencepiece) {
+  const auto spm = t5::Tokenizer::from_spm(test_data() / "tokenizers" / "spiece_nfkc.model");
+  auto wrong = mismatches(spm, t5::TokenizerMode::SentencePiece, "sentencepiece");
+  BOOST_TEST(wrong.empty(), "spiece.model: " << wrong.size() << " texts differ: " << joined(wrong));
+  const auto gguf = t5::Tokenizer::from_path(test_data() / "tokenizers" / "tokenizer_nfkc.gguf");
+  wrong = mismatches(gguf, t5::TokenizerMode::SentencePiece, "sentencepiece");
+  BOOST_TEST(wrong.empty(), "GGUF, sp mode: " << wrong.size() << " texts differ: " << joined(wrong));
+  wrong = mismatches(gguf, t5::TokenizerMode::HuggingFace, "spm_fast");
+  BOOST_TEST(wrong.empty(), "GGUF, hf mode: " << wrong.size() << " texts differ: " << joined(wrong));
+  BOOST_TEST(gguf.sentinel_id(0) == 399);
+  BOOST_TEST(gguf.sentinel_count() == 100);
+  BOOST_TEST(gguf.vocab_size() == 448);  // 300 pieces, 100 sentinels, 48 [PADn] rows
+  BOOST_TEST(gguf.decode(gguf.encode("The dog <extra_id_0> the river.")) == spm.decode(spm.encode("The dog <extra_id_0> the river.")));
+  BOOST_TEST(t5::Tokenizer::has_tokenizer(test_data() / "tokenizers" / "tokenizer_nfkc.gguf"));
+  // Another tokenizer model (llama's BPE, say) is refused by name.
+  const t5::test::TempDir tmp;
+  std::string bytes = t5::read_text_file(test_data() / "tokenizers" / "tokenizer_nfkc.gguf");
+  const std::string key = "tokenizer.ggml.model";
+  const auto at = bytes.find(key);
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  BOOST_TEST_REQUIRE(bytes.substr(at + key.size() + 12, 2) == "t5");  // type (4 bytes), length (8), "t5"
+  bytes.replace(at + key.size() + 12, 2, "ll");
+  std::ofstream(tmp.path() / "ll.gguf", std::ios::binary) << bytes;
+  try {
+    (void)t5::Tokenizer::from_path(tmp.path() / "ll.gguf");
+    BOOST_ERROR("no error for tokenizer.ggml.model \"ll\"");
+  } catch (const t5::Error& e) {
+    BOOST_TEST(std::string(e.what()).find("tokenizer.ggml.model is \"ll\", not \"t5\"") != std::string::npos, e.what());
+  }
+}
+
 // What a tokenizer.json holds that t5cc does not run is an error naming it, never a silent guess.
 BOOST_AUTO_TEST_CASE(tokenizer_json_refusals) {
   const t5::test::TempDir tmp;

@@ -159,6 +159,29 @@ class GgufFile : public TensorFile {
     auto it = metadata_.find(key);
     return it == metadata_.end() ? nullptr : &it->second;
   }
+  /// The elements of array `key`: strings, numbers (as double) or raw bytes (uint8/int8 arrays);
+  /// nullopt when the key is absent. Another element type is Error(Format) naming the key.
+  std::optional<std::vector<std::string>> string_array(std::string_view key) const {
+    return read_array<std::string>(key, {gguf::ValueType::String}, [](Cursor& in, gguf::ValueType) { return std::string(in.string()); });
+  }
+  std::optional<std::vector<double>> number_array(std::string_view key) const {
+    using T = gguf::ValueType;
+    return read_array<double>(key, {T::U8, T::I8, T::U16, T::I16, T::U32, T::I32, T::F32, T::U64, T::I64, T::F64}, [](Cursor& in, T type) {
+      const std::uint64_t size = gguf::value_size(type);
+      const std::uint64_t bits = in.uint(size);
+      if (type == T::F32) return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+      if (type == T::F64) return std::bit_cast<double>(bits);
+      const bool is_signed = type == T::I8 || type == T::I16 || type == T::I32 || type == T::I64;
+      if (is_signed && size < 8 && (bits >> (8 * size - 1)) != 0) return static_cast<double>(static_cast<std::int64_t>(bits | (~std::uint64_t{0} << (8 * size))));
+      return is_signed ? static_cast<double>(static_cast<std::int64_t>(bits)) : static_cast<double>(bits);
+    });
+  }
+  std::optional<std::string> byte_array(std::string_view key) const {
+    const auto v = read_array<char>(key, {gguf::ValueType::U8, gguf::ValueType::I8}, [](Cursor& in, gguf::ValueType) { return static_cast<char>(in.uint(1)); });
+    if (!v) return std::nullopt;
+    return std::string(v->begin(), v->end());
+  }
+
   /// The tensor's name in the file (llama.cpp's), for messages and listings.
   const std::string& stored_name(const TensorInfo& t) const { return decoders_.at(t.name).stored_name; }
 
@@ -334,6 +357,22 @@ class GgufFile : public TensorFile {
       }
       default: throw fail("unknown value type " + std::to_string(static_cast<std::uint32_t>(v.type)));
     }
+  }
+
+  template <class T, class Read>
+  std::optional<std::vector<T>> read_array(std::string_view key, std::initializer_list<gguf::ValueType> types, Read&& read) const {
+    const gguf::Value* v = metadata(key);
+    if (v == nullptr) return std::nullopt;
+    auto wrong = [&](const std::string& found) {
+      return Error(ErrorCode::Format, src_ + ": metadata " + quoted_text(std::string(key), name_chars) + " is " + found + ", not the array t5cc expects");
+    };
+    if (v->type != gguf::ValueType::Array) throw wrong("a " + gguf::value_type_name(v->type));
+    if (std::find(types.begin(), types.end(), v->element) == types.end()) throw wrong("an array of " + gguf::value_type_name(v->element));
+    Cursor in{file_->bytes().first(v->end), src_, v->begin, "metadata " + std::string(key)};
+    std::vector<T> out;
+    out.reserve(v->count);
+    for (std::uint64_t i = 0; i < v->count; ++i) out.push_back(read(in, v->element));
+    return out;
   }
 
   /// An integer metadata value in [0, max], or nullopt when absent; any other type or value is

@@ -243,6 +243,15 @@ struct Segment {
 
 namespace detail {
 
+/// An int32 token id at `v` (what names it in a message); a float, a negative or a huge number is
+/// Error(Tokenizer), never a conversion.
+inline std::int32_t token_id(const Json& v, const std::string& what) {
+  const bool ok = v.is_number_unsigned() ? v.get<std::uint64_t>() <= 0x7fffffffu : v.is_number_integer() && v.get<std::int64_t>() >= 0 &&
+                                                                                        v.get<std::int64_t>() <= 0x7fffffff;
+  if (!ok) throw Error(ErrorCode::Tokenizer, what + " must be a token id (an integer in [0, 2^31)), found " + json_excerpt(v));
+  return static_cast<std::int32_t>(v.get<std::int64_t>());
+}
+
 inline std::string base64_decode(std::string_view text, const std::string& what) {
   auto digit = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -311,9 +320,8 @@ class Pipeline {
       for (const Json& t : root.at("added_tokens")) {
         AddedToken a;
         a.content = t.at("content").get<std::string>();
-        const auto id = t.at("id").get<std::int64_t>();
-        if (id < 0 || id > 0x7fffffff) throw Error(ErrorCode::Tokenizer, source + ": added token id " + std::to_string(id) + " is not an int32 id");
-        a.id = static_cast<std::int32_t>(id);
+        a.id = detail::token_id(t.at("id"), source + ": an added token's id");
+        const auto id = a.id;
         a.special = t.value("special", false);
         a.lstrip = t.value("lstrip", false);
         a.rstrip = t.value("rstrip", false);

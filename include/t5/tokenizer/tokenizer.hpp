@@ -9,6 +9,8 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -24,6 +26,7 @@
 #include "t5/core/error.hpp"
 #include "t5/core/json.hpp"
 #include "t5/core/mapped_file.hpp"
+#include "t5/io/gguf.hpp"
 #include "t5/tokenizer/hf_pipeline.hpp"
 #include "t5/tokenizer/spm_model.hpp"
 
@@ -57,10 +60,19 @@ class Tokenizer {
     return for_model(dir, config.model_type, config.hparams, config.source);
   }
 
-  /// Whether `dir` is a folder holding spiece.model or tokenizer.json.
-  static bool has_tokenizer(const std::filesystem::path& dir) {
-    return path_kind(dir) == PathKind::Directory &&
-           (path_kind(dir / "spiece.model") != PathKind::Missing || path_kind(dir / "tokenizer.json") != PathKind::Missing);
+  /// Whether `file` starts with GGUF's magic.
+  static bool is_gguf(const std::filesystem::path& file) {
+    const MappedFile f(file);
+    return f.size() >= 4 && std::memcmp(f.bytes().data(), io::gguf::magic.data(), 4) == 0;
+  }
+
+  /// Whether `path` is a folder holding spiece.model or tokenizer.json, or a GGUF file that
+  /// carries a tokenizer (tokenizer.ggml.model).
+  static bool has_tokenizer(const std::filesystem::path& path) {
+    const PathKind kind = path_kind(path);
+    if (kind == PathKind::Directory)
+      return path_kind(path / "spiece.model") != PathKind::Missing || path_kind(path / "tokenizer.json") != PathKind::Missing;
+    return kind == PathKind::Regular && is_gguf(path) && io::GgufFile(path).metadata("tokenizer.ggml.model") != nullptr;
   }
 
   /// The tokenizer at `path` for a model whose config is known (perhaps inferred for a single
@@ -209,8 +221,9 @@ class Tokenizer {
   /// The tokenizer files of `path`: a folder's spiece.model, tokenizer.json and
   /// tokenizer_config.json (each empty when absent), or one file, told apart by its first byte.
   struct Files {
-    std::filesystem::path spm, json, config;
+    std::filesystem::path spm, json, config, gguf;
   };
+
   static Files find_files(const std::filesystem::path& path) {
     Files f;
     const PathKind kind = path_kind(path);
@@ -221,6 +234,10 @@ class Tokenizer {
       if (path_kind(path / "tokenizer_config.json") != PathKind::Missing) f.config = path / "tokenizer_config.json";
       if (f.spm.empty() && f.json.empty())
         throw Error(ErrorCode::Tokenizer, path.string() + ": a folder with no spiece.model or tokenizer.json (the tokenizer files t5cc reads)");
+      return f;
+    }
+    if (is_gguf(path)) {
+      f.gguf = path;
       return f;
     }
     MappedFile file(path);
@@ -238,6 +255,12 @@ class Tokenizer {
   static Tokenizer build(const Files& files, DefaultCount&& default_count, const std::string& default_source, std::int64_t max_vocab,
                          const std::string& limit) {
     Tokenizer t;
+    if (!files.gguf.empty()) {
+      t = from_gguf_file(files.gguf);
+      t.add_sentinels(default_count(t.pieces_), files.gguf.string(), default_source, max_vocab, limit);
+      t.convert_spm(true);
+      return t;
+    }
     if (!files.spm.empty()) {
       const std::optional<std::int64_t> extra_ids = files.config.empty() ? std::nullopt : read_extra_ids(files.config);
       t = load(files.spm);
@@ -282,11 +305,80 @@ class Tokenizer {
     t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
     t.source_ = file.string();
     t.serialized_ = read_text_file(file);
-    check(t.sp_->LoadFromSerializedProto(t.serialized_), file.string() + ": not a SentencePiece model");
+    if (!t.sp_->LoadFromSerializedProto(t.serialized_).ok())
+      throw Error(ErrorCode::Tokenizer, file.string() + ": not a SentencePiece model (the tokenizer files t5cc reads: spiece.model, tokenizer.json, "
+                                                        "a GGUF file's own)");
     t.pieces_ = t.sp_->GetPieceSize();
     t.pad_id_ = t.sp_->pad_id() >= 0 ? t.sp_->pad_id() : 0;
     t.eos_id_ = t.sp_->eos_id() >= 0 ? t.sp_->eos_id() : 1;
     t.unk_id_ = t.sp_->unk_id();
+    return t;
+  }
+
+  /// The tokenizer a GGUF file carries, as llama.cpp's converter writes T5's (convert_hf_to_gguf.py,
+  /// T5Model.set_vocab): tokenizer.ggml.model "t5", the pieces' tokens, scores and types (SentencePiece's
+  /// own type numbers), the precompiled charsmap and the normaliser flags of the spiece.model it came
+  /// from, and the special ids. Rebuilt as that SentencePiece model, which is what llama.cpp runs.
+  static Tokenizer from_gguf_file(const std::filesystem::path& path) {
+    const io::GgufFile file(path);
+    const std::string src = path.string();
+    auto fail = [&](const std::string& what) { return Error(ErrorCode::Tokenizer, src + ": " + what); };
+    const io::gguf::Value* model = file.metadata("tokenizer.ggml.model");
+    if (model == nullptr) throw fail("the GGUF file carries no tokenizer (no tokenizer.ggml.model); pass --tokenizer");
+    if (model->type != io::gguf::ValueType::String || model->text != "t5")
+      throw fail("tokenizer.ggml.model is " + (model->type == io::gguf::ValueType::String ? quoted_text(model->text) : std::string("not a string")) +
+                 ", not \"t5\" (T5's SentencePiece unigram)");
+    const auto tokens = file.string_array("tokenizer.ggml.tokens");
+    if (!tokens || tokens->empty()) throw fail("tokenizer.ggml.tokens is missing or empty");
+    const auto scores = file.number_array("tokenizer.ggml.scores");
+    const auto types = file.number_array("tokenizer.ggml.token_type");
+    for (const auto* a : {&scores, &types})
+      if (*a && (*a)->size() != tokens->size())
+        throw fail("tokenizer.ggml." + std::string(a == &scores ? "scores" : "token_type") + " has " + std::to_string((*a)->size()) +
+                   " entries for " + std::to_string(tokens->size()) + " tokens");
+    spm::Model m;
+    for (std::size_t i = 0; i < tokens->size(); ++i) {
+      const double type = types ? (*types)[i] : 1.0;
+      if (!(type >= 1 && type <= 6) || type != static_cast<int>(type)) throw fail("token " + std::to_string(i) + " has type " + std::to_string(type) + ", expected 1 to 6");
+      const double score = scores ? (*scores)[i] : 0.0;
+      if (!(std::abs(score) <= std::numeric_limits<float>::max())) throw fail("token " + std::to_string(i) + " has a score that is not a finite float32");
+      m.pieces.push_back({(*tokens)[i], static_cast<float>(score), static_cast<spm::PieceType>(static_cast<int>(type))});
+    }
+    auto id = [&](const char* key, std::int32_t fallback) {
+      const io::gguf::Value* v = file.metadata(key);
+      if (v == nullptr) return fallback;
+      if (!v->is_integer() || v->bits >= tokens->size()) throw fail(std::string(key) + " is not a token id of its " + std::to_string(tokens->size()) + " tokens");
+      return static_cast<std::int32_t>(v->bits);
+    };
+    auto flag = [&](const char* key, bool fallback) {
+      const io::gguf::Value* v = file.metadata(key);
+      if (v == nullptr) return fallback;
+      if (v->type != io::gguf::ValueType::Bool) throw fail(std::string(key) + " is not a boolean");
+      return v->bits != 0;
+    };
+    std::int32_t unk = -1;
+    for (std::size_t i = 0; i < m.pieces.size() && unk < 0; ++i)
+      if (m.pieces[i].type == spm::PieceType::Unknown) unk = static_cast<std::int32_t>(i);
+    m.unk_id = id("tokenizer.ggml.unknown_token_id", unk);
+    if (m.unk_id < 0) throw fail("no unknown token (tokenizer.ggml.unknown_token_id, or a token of type UNKNOWN)");
+    m.pieces[static_cast<std::size_t>(m.unk_id)].type = spm::PieceType::Unknown;
+    m.unk_piece = m.pieces[static_cast<std::size_t>(m.unk_id)].piece;
+    m.eos_id = id("tokenizer.ggml.eos_token_id", -1);
+    m.pad_id = id("tokenizer.ggml.padding_token_id", -1);
+    m.bos_id = id("tokenizer.ggml.bos_token_id", -1);
+    if (const auto charsmap = file.byte_array("tokenizer.ggml.precompiled_charsmap")) m.precompiled_charsmap = *charsmap;
+    m.normalizer_name = m.precompiled_charsmap.empty() ? "identity" : "nmt_nfkc";
+    m.add_dummy_prefix = flag("tokenizer.ggml.add_space_prefix", true);
+    m.remove_extra_whitespaces = flag("tokenizer.ggml.remove_extra_whitespaces", true);
+    Tokenizer t;
+    t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
+    t.source_ = src + " (its tokenizer)";
+    t.serialized_ = spm::serialize(m);
+    check(t.sp_->LoadFromSerializedProto(t.serialized_), src + ": its tokenizer is not a SentencePiece model");
+    t.pieces_ = t.sp_->GetPieceSize();
+    t.pad_id_ = m.pad_id >= 0 ? m.pad_id : 0;
+    t.eos_id_ = m.eos_id >= 0 ? m.eos_id : 1;
+    t.unk_id_ = m.unk_id;
     return t;
   }
 
@@ -344,7 +436,9 @@ class Tokenizer {
       const spm::Piece& p = model.pieces[id];
       if (p.type == spm::PieceType::Control || p.type == spm::PieceType::UserDefined || p.type == spm::PieceType::Unknown)
         added.push_back({p.piece, static_cast<std::int32_t>(id), p.type != spm::PieceType::UserDefined || is_sentinel(static_cast<std::int64_t>(id)), false, false, false});
-      vocab.pieces.push_back({p.piece, p.score, p.type == spm::PieceType::Unknown ? spm::PieceType::Unknown : spm::PieceType::Normal});
+      // Unused pieces ([PADn] rows of a GGUF vocabulary) stay unused: no HF vocabulary holds them.
+      const bool kept = p.type == spm::PieceType::Unknown || p.type == spm::PieceType::Unused;
+      vocab.pieces.push_back({p.piece, p.score, kept ? p.type : spm::PieceType::Normal});
     }
     if (first_sentinel_ == static_cast<std::int64_t>(model.pieces.size()))  // t5cc appended them
       for (std::int64_t n = sentinels_ - 1; n >= 0; --n) {
@@ -392,13 +486,16 @@ class Tokenizer {
         throw Error(ErrorCode::Tokenizer, src + ": model type " + quoted_text(type) + " is not Unigram (the model of T5's tokenizers)");
       if (model.value("byte_fallback", false)) throw Error(ErrorCode::Tokenizer, src + ": byte_fallback is on, which T5's tokenizers never use and t5cc does not run");
       if (!model.contains("unk_id") || model.at("unk_id").is_null()) throw Error(ErrorCode::Tokenizer, src + ": the Unigram model has no unk_id");
-      const auto unk = model.at("unk_id").get<std::int64_t>();
+      const std::int64_t unk = hf::detail::token_id(model.at("unk_id"), src + ": unk_id");
       const Json& entries = model.at("vocab");
       if (unk < 0 || unk >= static_cast<std::int64_t>(entries.size()))
         throw Error(ErrorCode::Tokenizer, src + ": unk_id " + std::to_string(unk) + " is outside the vocabulary of " + std::to_string(entries.size()));
       for (const Json& e : entries) {
         if (!e.is_array() || e.size() != 2) throw Error(ErrorCode::Tokenizer, src + ": a vocab entry is not [piece, score]: " + json_excerpt(e));
-        vocab.pieces.push_back({e.at(0).get<std::string>(), static_cast<float>(e.at(1).get<double>()), spm::PieceType::Normal});
+        const double score = e.at(1).get<double>();  // a float32 in the model SentencePiece runs
+        if (!(std::abs(score) <= std::numeric_limits<float>::max()))
+          throw Error(ErrorCode::Tokenizer, src + ": the score of vocab entry " + json_excerpt(e.at(0)) + " is not a finite float32: " + json_excerpt(e.at(1)));
+        vocab.pieces.push_back({e.at(0).get<std::string>(), static_cast<float>(score), spm::PieceType::Normal});
       }
       vocab.pieces[static_cast<std::size_t>(unk)].type = spm::PieceType::Unknown;
       hf_ = std::make_shared<const hf::Pipeline>(hf::Pipeline::from_json(root, src));
