@@ -196,6 +196,9 @@ def tokenizer_json_seeds():
         write("tokenizer_json", name + ".json", json.dumps(value, indent=1))
     # Found by fuzzing: an id beyond 2^64 parses as a float, which nlohmann converted to int64 (undefined).
     write("tokenizer_json", "float-id.json", json.dumps(converted, indent=1).replace('"id": 1,', '"id": 184467440737095516151,', 1))
+    # Found by fuzzing: a piece starting with NUL made SentencePiece's trie throw (not a t5::Error).
+    nul = dict(converted, model=dict(converted["model"], vocab=vocab[:8] + [["\u0000\u2581dog", -5.0]] + vocab[9:]))
+    write("tokenizer_json", "nul-piece.json", json.dumps(nul, indent=1))
 
 
 def tokenizer_text_seeds():

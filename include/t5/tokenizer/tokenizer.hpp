@@ -305,7 +305,7 @@ class Tokenizer {
     t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
     t.source_ = file.string();
     t.serialized_ = read_text_file(file);
-    if (!t.sp_->LoadFromSerializedProto(t.serialized_).ok())
+    if (!load_proto(*t.sp_, t.serialized_).ok())
       throw Error(ErrorCode::Tokenizer, file.string() + ": not a SentencePiece model (the tokenizer files t5cc reads: spiece.model, tokenizer.json, "
                                                         "a GGUF file's own)");
     t.pieces_ = t.sp_->GetPieceSize();
@@ -359,6 +359,7 @@ class Tokenizer {
     std::int32_t unk = -1;
     for (std::size_t i = 0; i < m.pieces.size() && unk < 0; ++i)
       if (m.pieces[i].type == spm::PieceType::Unknown) unk = static_cast<std::int32_t>(i);
+    check_pieces(m, src);
     m.unk_id = id("tokenizer.ggml.unknown_token_id", unk);
     if (m.unk_id < 0) throw fail("no unknown token (tokenizer.ggml.unknown_token_id, or a token of type UNKNOWN)");
     m.pieces[static_cast<std::size_t>(m.unk_id)].type = spm::PieceType::Unknown;
@@ -374,7 +375,7 @@ class Tokenizer {
     t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
     t.source_ = src + " (its tokenizer)";
     t.serialized_ = spm::serialize(m);
-    check(t.sp_->LoadFromSerializedProto(t.serialized_), src + ": its tokenizer is not a SentencePiece model");
+    check(load_proto(*t.sp_, t.serialized_), src + ": its tokenizer is not a SentencePiece model");
     t.pieces_ = t.sp_->GetPieceSize();
     t.pad_id_ = m.pad_id >= 0 ? m.pad_id : 0;
     t.eos_id_ = m.eos_id >= 0 ? m.eos_id : 1;
@@ -408,7 +409,7 @@ class Tokenizer {
     } else {
       std::string bytes = serialized_;
       for (std::int64_t n = count - 1; n >= 0; --n) bytes += sentinel_entry("<extra_id_" + std::to_string(n) + ">");
-      check(sp_->LoadFromSerializedProto(bytes), where + ": cannot add the sentinels");
+      check(load_proto(*sp_, bytes), where + ": cannot add the sentinels");
       first_sentinel_ = pieces_;
       sentinels_ = count;
     }
@@ -461,6 +462,7 @@ class Tokenizer {
     vocab.add_dummy_prefix = vocab.remove_extra_whitespaces = vocab.escape_whitespaces = false;
     vocab.bos_id = vocab.eos_id = vocab.pad_id = -1;
     vocab.unk_id = -1;
+    check_pieces(vocab, source);
     for (std::size_t i = 0; i < vocab.pieces.size(); ++i)
       if (vocab.pieces[i].type == spm::PieceType::Unknown) {
         vocab.unk_id = static_cast<std::int32_t>(i);
@@ -468,7 +470,7 @@ class Tokenizer {
       }
     if (vocab.unk_id < 0) throw Error(ErrorCode::Tokenizer, source + ": the vocabulary has no unk token (a Unigram model needs one)");
     hf_model_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
-    check(hf_model_->LoadFromSerializedProto(spm::serialize(vocab)), source + ": cannot build its Unigram model");
+    check(load_proto(*hf_model_, spm::serialize(vocab)), source + ": cannot build its Unigram model");
   }
 
   /// HuggingFace mode from a tokenizer.json: its pipeline and Unigram vocabulary. With
@@ -549,6 +551,24 @@ class Tokenizer {
   bool is_sentinel(std::int64_t id) const { return id >= first_sentinel_ && id < first_sentinel_ + sentinels_; }
   bool is_special(std::int32_t id) const {
     return id == pad_id_ || id == eos_id_ || id == unk_id_ || is_sentinel(id) || std::find(special_.begin(), special_.end(), id) != special_.end();
+  }
+
+  /// Pieces SentencePiece can hold: not empty, no NUL byte (its trie ends keys there).
+  static void check_pieces(const spm::Model& m, const std::string& source) {
+    for (std::size_t i = 0; i < m.pieces.size(); ++i)
+      if (m.pieces[i].piece.empty() || m.pieces[i].piece.find('\0') != std::string::npos)
+        throw Error(ErrorCode::Tokenizer, source + ": piece " + std::to_string(i) + " " + quoted_text(m.pieces[i].piece) +
+                                              " is empty or holds a NUL byte, which no SentencePiece vocabulary can");
+  }
+
+  /// SentencePiece's load as a Status: what it throws itself (darts-clone refuses an empty piece
+  /// with an exception) becomes an error status.
+  static sentencepiece::util::Status load_proto(sentencepiece::SentencePieceProcessor& sp, std::string_view bytes) {
+    try {
+      return sp.LoadFromSerializedProto(bytes);
+    } catch (const std::exception& e) {
+      return sentencepiece::util::Status(sentencepiece::util::StatusCode::kInvalidArgument, e.what());
+    }
   }
 
   static void check(const sentencepiece::util::Status& status, const std::string& what) {
