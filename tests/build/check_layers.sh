@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The layering of include/t5, checked on every include: a folder includes only itself and the
 # folders below it, in the order data flows through them:
-#   core  <-  config  <-  io, tokenizer, cpu, cuda  <-  model  <-  generation  <-  t5/*.hpp (facade)
+#   core  <-  config  <-  io, cpu, cuda  <-  model  <-  generation  <-  t5/*.hpp (facade)
+#                          io  <-  tokenizer (it reads the tokenizer a GGUF file carries)
 # Argument: the t5cc source root.
 set -euo pipefail
 cd "$1/include/t5"
@@ -9,7 +10,7 @@ declare -A below=(
   [core]=""
   [config]="core"
   [io]="core config"
-  [tokenizer]="core config"
+  [tokenizer]="core config io"
   [cpu]="core"
   [cuda]="core"
   [model]="core config io cpu cuda"
