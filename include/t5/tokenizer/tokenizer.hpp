@@ -110,7 +110,9 @@ class Tokenizer {
   /// its "<pad>" and "</s>" tokens.
   static Tokenizer from_tokenizer_json(const std::filesystem::path& file) {
     if (path_kind(file) == PathKind::Directory) throw Error(ErrorCode::Tokenizer, file.string() + ": a folder, where a tokenizer.json file was expected");
-    return build({{}, file, {}}, [](std::int64_t) -> std::int64_t { return 0; }, "", std::numeric_limits<std::int32_t>::max(), "the int32 token ids");
+    Files files;
+    files.json = file;
+    return build(files, [](std::int64_t) -> std::int64_t { return 0; }, "", std::numeric_limits<std::int32_t>::max(), "the int32 token ids");
   }
 
   /// A tokenizer file alone (a tokenizer.json or a spiece.model, told apart by content) or a
