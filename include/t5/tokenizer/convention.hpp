@@ -26,8 +26,8 @@ struct EncodeConvention {
   /// The presets, as each pipeline's reference code encodes a prompt (diffusers 0.35.2):
   ///  flux-dev      FluxPipeline._get_t5_prompt_embeds: T5TokenizerFast, padding="max_length",
   ///                max_sequence_length 512, truncation=True, text_encoder_2(ids) with no mask.
-  ///  flux-schnell  the same at 256: diffusers' Flux documentation runs FLUX.1-schnell with
-  ///                max_sequence_length=256, the most it supports.
+  ///  flux-schnell  the same code at max_sequence_length 256, the length FLUX.1-schnell is commonly
+  ///                run with (FluxPipeline's own default, 512, is flux-dev).
   ///  sd3           StableDiffusion3Pipeline._get_t5_prompt_embeds: 256, truncation, no mask.
   ///  pixart-sigma  PixArtSigmaPipeline.encode_prompt: 300, truncation, text_encoder(ids,
   ///                attention_mask=mask); the mask is passed on to the transformer with the states.

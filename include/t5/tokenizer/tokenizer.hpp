@@ -303,13 +303,18 @@ class Tokenizer {
   /// The model's bytes, read by t5cc (a FIFO or a device is refused before anything blocks) and
   /// handed to SentencePiece as a serialized proto: SentencePiece never opens a path itself.
   static Tokenizer load(const std::filesystem::path& file) {
+    return from_serialized(read_text_file(file), file.string(),
+                           file.string() + ": not a SentencePiece model (the tokenizer files t5cc reads: spiece.model, tokenizer.json, a GGUF file's own)");
+  }
+
+  /// A tokenizer over the serialized ModelProto `bytes` (from `source`); pad and eos from the
+  /// model (0 and 1 when it defines none). `failure` is the message when SentencePiece refuses it.
+  static Tokenizer from_serialized(std::string bytes, std::string source, const std::string& failure) {
     Tokenizer t;
     t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
-    t.source_ = file.string();
-    t.serialized_ = read_text_file(file);
-    if (!load_proto(*t.sp_, t.serialized_).ok())
-      throw Error(ErrorCode::Tokenizer, file.string() + ": not a SentencePiece model (the tokenizer files t5cc reads: spiece.model, tokenizer.json, "
-                                                        "a GGUF file's own)");
+    t.source_ = std::move(source);
+    t.serialized_ = std::move(bytes);
+    if (const auto status = load_proto(*t.sp_, t.serialized_); !status.ok()) throw Error(ErrorCode::Tokenizer, failure);
     t.pieces_ = t.sp_->GetPieceSize();
     t.pad_id_ = t.sp_->pad_id() >= 0 ? t.sp_->pad_id() : 0;
     t.eos_id_ = t.sp_->eos_id() >= 0 ? t.sp_->eos_id() : 1;
@@ -373,12 +378,7 @@ class Tokenizer {
     m.normalizer_name = m.precompiled_charsmap.empty() ? "identity" : "nmt_nfkc";
     m.add_dummy_prefix = flag("tokenizer.ggml.add_space_prefix", true);
     m.remove_extra_whitespaces = flag("tokenizer.ggml.remove_extra_whitespaces", true);
-    Tokenizer t;
-    t.sp_ = std::make_shared<sentencepiece::SentencePieceProcessor>();
-    t.source_ = src + " (its tokenizer)";
-    t.serialized_ = spm::serialize(m);
-    check(load_proto(*t.sp_, t.serialized_), src + ": its tokenizer is not a SentencePiece model");
-    t.pieces_ = t.sp_->GetPieceSize();
+    Tokenizer t = from_serialized(spm::serialize(m), src + " (its tokenizer)", src + ": its tokenizer is not a SentencePiece model");
     t.pad_id_ = m.pad_id >= 0 ? m.pad_id : 0;
     t.eos_id_ = m.eos_id >= 0 ? m.eos_id : 1;
     t.unk_id_ = m.unk_id;
