@@ -70,8 +70,11 @@ __global__ void gated_gelu_kernel(GatedGeluParams<T> p) {
     const N* gate = reinterpret_cast<const N*>(p.in) + r * p.in_ld;
     const N* up = gate + p.cols;
     N* out = reinterpret_cast<N*>(p.out) + r * p.out_ld;
-    for (std::int64_t c = first_col(); c < p.cols; c += col_stride())
-      out[c] = detail::from_f32<N>(__fmul_rn(gelu<A>(detail::to_f32(gate[c])), detail::to_f32(up[c])));
+    const float unscale = 1.0f / p.scales.in;  // powers of two: every product below with them is exact
+    for (std::int64_t c = first_col(); c < p.cols; c += col_stride()) {
+      const float g = __fmul_rn(detail::to_f32(gate[c]), unscale), u = __fmul_rn(detail::to_f32(up[c]), unscale);
+      out[c] = detail::from_f32<N>(__fmul_rn(p.scales.hidden, __fmul_rn(gelu<A>(g), u)));
+    }
   }
 }
 

@@ -24,6 +24,8 @@ std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptio
   const DType dtype = options.dtype.value_or(options.device == Device::Cuda ? DType::BF16 : DType::F32);
   if (options.device == Device::Cuda && dtype != DType::BF16 && dtype != DType::F16)
     throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(dtype)));
+  if (options.gpu_rounding && (options.device != Device::Cpu || (dtype != DType::BF16 && dtype != DType::F16)))
+    throw Error(ErrorCode::InvalidArgument, "gpu_rounding is for the CPU with dtype BF16 or F16 (it stores them where a GPU does)");
   const Checkpoint ckpt = Checkpoint::open(dir, options.config);
   return dispatch(ckpt.detected().policies, [&]<VariantLike V>() -> std::unique_ptr<AnyModel> {
 #if T5CC_HAVE_CUDA
@@ -32,6 +34,8 @@ std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptio
       return std::make_unique<Model<V, cuda::Backend<bf16>>>(ckpt, options);
     }
 #endif
+    if (dtype == DType::F16) return std::make_unique<Model<V, cpu::Backend<f16>>>(ckpt, options);
+    if (dtype == DType::BF16 && options.gpu_rounding) return std::make_unique<Model<V, cpu::Backend<bf16>>>(ckpt, options);
     return std::make_unique<Model<V>>(ckpt, options);
   });
 }

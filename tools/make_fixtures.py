@@ -118,6 +118,16 @@ Also written:
       encoder-decoder (Q8_0 with Q4_0/Q4_1/Q5_0/Q5_1 decoder), each with transformers' goldens on the
       weights gguf-py decodes, quant_values.gguf/.safetensors (random blocks of every decoded type and
       gguf-py's values), manifest.json (each tensor's stored type). See build_gguf.
+  tests/data/hot_v1_1/, tests/data/hot_v1_0/  "hot" checkpoints (build_hot, HOT): d_model 64, d_kv 16, 4 heads;
+      hot_v1_1 gated-gelu, untied, d_ff 128, 4 + 3 layers; hot_v1_0 relu, tied, d_ff 256, 3 + 4 layers. One encoder
+      and one decoder FFN are heated (large layer-norm gains, scaled wi / wo, a few wo rows made large) so that, as
+      in trained T5 v1.1 XL/XXL, on the golden batch the FFN hidden (wo's input) exceeds 65504 while every wi output
+      stays below 8192 (gated; for relu the wi output itself exceeds 65504, below 2^22), and a few residual channels
+      exceed 65504 after the heated encoder layer. Each holds config.json, model.safetensors (F32), spiece.model,
+      goldens.safetensors (the golden inputs, encoder_last_hidden_state and logits: no generation) and hot.json
+      (the heating, per-layer maxima of the float32 run, and what transformers gives when loaded with
+      torch_dtype float16 / bfloat16: finite or not, the first module whose output holds inf/NaN). The script
+      exits unless the float32 goldens are finite and HF float16 gives inf/NaN states or logits.
   tests/data/pytorch_files/  small torch.save files: shared_storage.bin (tensors viewing one storage at
       offsets, F32/F16/BF16), and those t5cc refuses: a non-contiguous tensor, int64 and float64
       storages, a value that is not a tensor, the legacy (non-zip) format.
@@ -127,6 +137,7 @@ Usage (CPU only, well under a minute):
     python3 tools/make_fixtures.py            # rewrites tests/data/<fixture>/ and the files above
     python3 tools/make_fixtures.py --check    # verifies the committed files are reproduced
     python3 tools/make_fixtures.py --search --only buckets   # finds a seed and eos_bias to hard-code
+    python3 tools/make_fixtures.py --only hot_v1_1 hot_v1_0  # only the hot fixtures
     python3 tools/make_fixtures.py --search-generate 7 120 --only umt5   # finds GENERATE texts and lengths
 
 Rerunning reproduces the committed files: weights, config.json, fixture.json, generate.json and spiece.model
@@ -1432,6 +1443,232 @@ def build_gguf(out_dir):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Hot fixtures: FFN activations past float16's range, as in trained T5 v1.1 XL/XXL
+
+F16_MAX = 65504.0
+HOT_WI_LIMIT = {"gated-gelu": 8192.0, "relu": 2.0 ** 22}  # every |wi output| stays below (all layers, all positions)
+HOT_COMMON = dict(vocab_size=VOCAB, d_model=64, d_kv=16, num_heads=4, pad_token_id=0, eos_token_id=1,
+                  decoder_start_token_id=0)
+
+# Heated layers (found by hand against hot_violations, then hard-coded): in block `layer` of `stack`, the FFN's
+# layer-norm gains become gain * exp(0.5 * z) per channel (z ~ N(0, 1)), wi (wi_0 and wi_1) is multiplied by
+# `wi`, wo by `wo`, and the wo rows of `outliers` output channels (drawn) by `outlier_wo` on top: a few residual
+# channels grow past 65504 while the others stay small. The draws use torch.Generator seeded with seed + 1 + i
+# (i: the heated layer's index in the list); everything else is transformers' init under torch.manual_seed(seed).
+HOT = {
+    "hot_v1_1": dict(seed=7101, config=dict(HOT_COMMON, d_ff=128, num_layers=4, num_decoder_layers=3, **V1_1),
+                     layers=[dict(stack="encoder", layer=1, gain=60.0, wi=4.0, wo=0.0025, outliers=2, outlier_wo=400.0),
+                             dict(stack="decoder", layer=1, gain=60.0, wi=4.0, wo=0.0025, outliers=0, outlier_wo=1.0)]),
+    "hot_v1_0": dict(seed=7001, config=dict(HOT_COMMON, d_ff=256, num_layers=3, num_decoder_layers=4,
+                                            feed_forward_proj="relu", tie_word_embeddings=True),
+                     layers=[dict(stack="encoder", layer=1, gain=100.0, wi=400.0, wo=0.001, outliers=2, outlier_wo=2000.0),
+                             dict(stack="decoder", layer=2, gain=100.0, wi=400.0, wo=0.001, outliers=0, outlier_wo=1.0)]),
+}
+
+
+def ffn_of(block):
+    """(the FFN's layer norm, DenseReluDense, [its wi projections]) of a T5Block."""
+    ff = block.layer[-1]
+    dense = ff.DenseReluDense
+    wis = [dense.wi_0, dense.wi_1] if hasattr(dense, "wi_0") else [dense.wi]
+    return ff.layer_norm, dense, wis
+
+
+@torch.no_grad()
+def make_hot_model(spec):
+    torch.manual_seed(spec["seed"])
+    model = T5ForConditionalGeneration(T5Config(**spec["config"])).eval()
+    for i, heat in enumerate(spec["layers"]):
+        gen = torch.Generator().manual_seed(spec["seed"] + 1 + i)
+        norm, dense, wis = ffn_of(getattr(model, heat["stack"]).block[heat["layer"]])
+        norm.weight.copy_(heat["gain"] * torch.exp(0.5 * torch.randn(norm.weight.shape, generator=gen)))
+        for wi in wis:
+            wi.weight.mul_(heat["wi"])
+        dense.wo.weight.mul_(heat["wo"])
+        rows = torch.randperm(dense.wo.weight.shape[0], generator=gen)[:heat["outliers"]]
+        dense.wo.weight[rows] *= heat["outlier_wo"]
+    return model
+
+
+def tensors_in(value):
+    """The floating tensors in a module's output (tensors, tuples, lists, ModelOutputs)."""
+    if torch.is_tensor(value):
+        return [value] if value.is_floating_point() else []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors_in(v)]
+    return []
+
+
+def sig(x, digits=6):
+    """x rounded to `digits` significant digits (hot.json: reruns on another CPU write the same text)."""
+    return float(f"{x:.{digits}g}")
+
+
+@torch.no_grad()
+def ffn_stats(model, inputs):
+    """{stack: [per block: max |wi output| (wi_0 and wi_1 for gated), max |FFN hidden| (wo's input), max |residual|
+    (the block's output), over every position (padded ones included, as HF computes them); and at the valid
+    positions only (mask 1), the same maxima and how many hidden and residual values exceed 65504]}."""
+    masks = {"encoder": inputs["attention_mask"], "decoder": inputs["decoder_attention_mask"]}
+    stats, hooks = {}, []
+
+    def record(entry, key, mask):
+        def update(t):
+            a = t.detach().abs()
+            entry[key] = max(entry[key], a.max().item())
+            valid = a[mask.bool()]
+            entry["valid"][key] = max(entry["valid"][key], valid.max().item())
+            if key != "wi":
+                entry["valid"][f"{key}_over_f16_max"] += int((valid > F16_MAX).sum())
+        return update
+
+    for stack, mask in masks.items():
+        for block in getattr(model, stack).block:
+            entry = {"wi": 0.0, "hidden": 0.0, "residual": 0.0,
+                     "valid": {"wi": 0.0, "hidden": 0.0, "residual": 0.0, "hidden_over_f16_max": 0, "residual_over_f16_max": 0}}
+            stats.setdefault(stack, []).append(entry)
+            _, dense, wis = ffn_of(block)
+            for wi in wis:
+                hooks.append(wi.register_forward_hook(lambda m, a, out, f=record(entry, "wi", mask): f(out)))
+            hooks.append(dense.wo.register_forward_pre_hook(lambda m, a, f=record(entry, "hidden", mask): f(a[0])))
+            hooks.append(block.register_forward_hook(lambda m, a, out, f=record(entry, "residual", mask): f(out[0])))
+    model(**inputs)
+    for h in hooks:
+        h.remove()
+    return stats
+
+
+def hot_violations(stats, ffn):
+    problems = []
+    wi_limit = HOT_WI_LIMIT[ffn]
+    for stack, layers in stats.items():
+        if not any(e["valid"]["hidden_over_f16_max"] for e in layers):
+            problems.append(f"no {stack} FFN hidden value exceeds {F16_MAX:g}")
+        for i, e in enumerate(layers):
+            if e["wi"] >= wi_limit:
+                problems.append(f"{stack} layer {i}: |wi output| {e['wi']:g} >= {wi_limit:g}")
+        if ffn == "relu" and not any(e["valid"]["wi"] > F16_MAX for e in layers):
+            problems.append(f"no {stack} relu wi output exceeds {F16_MAX:g}")
+    if not any(e["valid"]["residual_over_f16_max"] for layers in stats.values() for e in layers):
+        problems.append(f"no residual value exceeds {F16_MAX:g}")
+    return problems
+
+
+@torch.no_grad()
+def hf_reduced_precision(out_dir, inputs, dtype):
+    """What transformers computes when a user loads the fixture with from_pretrained(torch_dtype=dtype) (wo stays
+    float32: T5's _keep_in_fp32_modules): whether the outputs are finite, how many values are not, and the first
+    module (forward-hook order: a module completes after the modules it calls) whose output holds inf/NaN,
+    overall and in each stack."""
+    model = T5ForConditionalGeneration.from_pretrained(out_dir, torch_dtype=dtype).eval()
+    first = {}
+
+    def hook(name):
+        def check(module, args, out):
+            if any(not torch.isfinite(t).all() for t in tensors_in(out)):
+                first.setdefault("model", name)
+                first.setdefault(name.split(".")[0], name)
+        return check
+
+    hooks = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
+    out = model(**inputs)
+    for h in hooks:
+        h.remove()
+    result = {"wo_dtype": str(model.encoder.block[0].layer[-1].DenseReluDense.wo.weight.dtype).replace("torch.", ""),
+              "first_nonfinite_module": first.get("model"),
+              "first_nonfinite_encoder_module": first.get("encoder"),
+              "first_nonfinite_decoder_module": first.get("decoder")}
+    for key in ("encoder_last_hidden_state", "logits"):
+        t = getattr(out, key)
+        bad = int((~torch.isfinite(t)).sum())
+        result[f"{key}_finite"] = bad == 0
+        result[f"{key}_nonfinite_values"] = bad
+        result[f"{key}_values"] = t.numel()
+    return result
+
+
+def build_hot(out_dir, name="hot_v1_1", sp_bytes=None):
+    """A "hot" checkpoint (HOT[name]): T5ForConditionalGeneration whose heated FFNs overflow float16 the way trained
+    T5 v1.1 XL/XXL do. Writes config.json, model.safetensors (float32), spiece.model, goldens.safetensors (the
+    golden batch of the other fixtures: input_ids, attention_mask, decoder_input_ids, decoder_attention_mask,
+    encoder_last_hidden_state, logits; float32 HF outputs) and hot.json: the heating, per stack and layer
+    ffn_stats of the float32 run, and hf_reduced_precision for float16 and bfloat16. Exits unless the goldens are
+    finite, the ffn_stats rules hold (hot_violations) and HF float16 gives inf/NaN encoder states or logits."""
+    spec = HOT[name]
+    sp_bytes = sp_bytes or train_spiece()
+    sp = spm.SentencePieceProcessor(model_proto=sp_bytes)
+    texts, ids, mask, dec, dec_mask = golden_inputs(sp, False)
+    inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask)
+    model = make_hot_model(spec)
+    ffn = spec["config"]["feed_forward_proj"]
+    stats = ffn_stats(model, inputs)
+    with torch.no_grad():
+        out = model(**inputs)
+    goldens = dict(inputs, encoder_last_hidden_state=out.encoder_last_hidden_state.float(), logits=out.logits.float())
+    problems = hot_violations(stats, ffn)
+    for key in ("encoder_last_hidden_state", "logits"):
+        if not torch.isfinite(goldens[key]).all():
+            problems.append(f"the float32 {key} hold inf/NaN")
+    if problems:
+        sys.exit(f"{name}: {'; '.join(problems)}")
+    model.save_pretrained(out_dir, safe_serialization=True)
+    if os.path.exists(os.path.join(out_dir, "generation_config.json")):
+        os.remove(os.path.join(out_dir, "generation_config.json"))
+    save_goldens(goldens, os.path.join(out_dir, "goldens.safetensors"))
+    with open(os.path.join(out_dir, "spiece.model"), "wb") as f:
+        f.write(sp_bytes)
+    reloaded = T5ForConditionalGeneration.from_pretrained(out_dir, torch_dtype=torch.float32).eval()
+    with torch.no_grad():
+        again = reloaded(**inputs)
+    for key in ("encoder_last_hidden_state", "logits"):
+        diff = (getattr(again, key) - goldens[key]).abs().max().item()
+        assert diff <= TOLERANCE, f"{name}: the saved checkpoint's {key} differ from the goldens by {diff}"
+    hf = {str(dtype).replace("torch.", ""): hf_reduced_precision(out_dir, inputs, dtype)
+          for dtype in (torch.float16, torch.bfloat16)}
+    if hf["float16"]["encoder_last_hidden_state_finite"] and hf["float16"]["logits_finite"]:
+        sys.exit(f"{name}: HF float16 gives finite encoder states and logits: the fixture is not hot enough")
+
+    def rounded(entry):
+        return {k: rounded(v) if isinstance(v, dict) else sig(v) if isinstance(v, float) else v for k, v in entry.items()}
+
+    hot = {
+        "built_by": "tools/make_fixtures.py",
+        "versions": {"torch": TORCH_VERSION, "transformers": transformers.__version__, "sentencepiece": spm.__version__},
+        "model_class": "T5ForConditionalGeneration",
+        "seed": spec["seed"],
+        "heated_layers": spec["layers"],
+        "heating": "in each heated layer: FFN layer_norm.weight = gain * exp(0.5 * z), z ~ N(0, 1) per channel; "
+                   "wi (wi_0, wi_1) *= wi; wo *= wo; the wo rows of `outliers` randomly drawn output channels *= "
+                   "outlier_wo; draws from torch.Generator().manual_seed(seed + 1 + index of the heated layer); all else "
+                   "transformers' init under torch.manual_seed(seed)",
+        "inputs": {"encoder_texts": texts, "method": "golden_inputs of the other fixtures: each text tokenized with "
+                   "spiece.model, eos 1 appended, right-padded with 0; decoder rows: 0 then the tokens of a target "
+                   "sentence, right-padded with 0 (no eos)", "batch": ids.shape[0], "encoder_length": ids.shape[1],
+                   "decoder_length": dec.shape[1]},
+        "float32": {"what": "hooks on the float32 model over the golden batch: wi = max |wi output| (wi_0 and wi_1 "
+                    "for gated), hidden = max |FFN hidden| (wo's input), residual = max |block output|; over every "
+                    "position (padded ones included); 'valid': the same at positions with mask 1, and how many "
+                    "hidden / residual values exceed 65504 there",
+                    "f16_max": F16_MAX, "wi_limit": HOT_WI_LIMIT[ffn],
+                    "layers": {stack: [dict(rounded(e), layer=i) for i, e in enumerate(layers)]
+                               for stack, layers in stats.items()}},
+        "hf": {"what": "from_pretrained(dir, torch_dtype=dtype) on the golden batch, as users run it (under float16 "
+                       "T5's _keep_in_fp32_modules keeps wo in float32: wo_dtype); first_nonfinite_*: the first module in forward-hook order "
+                       "(a module completes after those it calls) whose output holds inf/NaN", **hf},
+    }
+    with open(os.path.join(out_dir, "hot.json"), "w") as f:
+        json.dump(hot, f, indent=2, sort_keys=True)
+        f.write("\n")
+    enc = max(e["hidden"] for e in stats["encoder"])
+    decm = max(e["hidden"] for e in stats["decoder"])
+    print(f"{name}: max |hidden| encoder {enc:.4g}, decoder {decm:.4g}; HF fp16 first non-finite: "
+          f"{hf['float16']['first_nonfinite_module']}; bf16 finite: {hf['bfloat16']['logits_finite']}")
+    return goldens
+
+
+# ----------------------------------------------------------------------------------------------------------
 # --check
 
 def same_file(a, b):
@@ -1477,7 +1714,11 @@ def main():
     sp_bytes = train_spiece()
     if sp_bytes != train_spiece():
         sys.exit("SentencePiece training is not deterministic")
-    names = args.only or list(FIXTURES)
+    unknown = [n for n in args.only or [] if n not in FIXTURES and n not in HOT]
+    if unknown:
+        sys.exit(f"unknown fixture names {unknown}: choose from {sorted(FIXTURES) + sorted(HOT)}")
+    names = [n for n in args.only if n in FIXTURES] if args.only else list(FIXTURES)
+    hot_names = [n for n in args.only if n in HOT] if args.only else list(HOT)
     if args.search_generate:
         for name in names:
             search_generate(name, FIXTURES[name], sp_bytes, *args.search_generate)
@@ -1488,6 +1729,7 @@ def main():
         return
     jobs = [(name, os.path.join(ROOT, name), lambda out, name=name: build_fixture(name, FIXTURES[name], out, sp_bytes))
             for name in names]
+    jobs += [(name, os.path.join(ROOT, name), lambda out, name=name: build_hot(out, name, sp_bytes)) for name in hot_names]
     if args.only is None:
         jobs.append(("relative_buckets", ROOT, build_buckets))
         jobs.append(("sentinel_spiece", ROOT, build_sentinel_spiece))
@@ -1513,14 +1755,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for label, target, make in jobs:
             out = os.path.join(tmp, label) if args.check else target
-            if label in FIXTURES and not args.check:
+            if (label in FIXTURES or label in HOT) and not args.check:
                 shutil.rmtree(out, ignore_errors=True)
             os.makedirs(out, exist_ok=True)
             make(out)
             if args.check:
                 written = sorted(os.listdir(out))
                 diff = [f for f in written if not same_file(os.path.join(out, f), os.path.join(target, f))]
-                if label in FIXTURES:  # a fixture directory holds nothing else
+                if label in FIXTURES or label in HOT:  # a fixture directory holds nothing else
                     diff += sorted(set(os.listdir(target)) - set(written)) if os.path.isdir(target) else []
                 print(f"{label}: {'reproduced' if not diff else 'DIFFERS: ' + ', '.join(diff)}")
                 failures += bool(diff)

@@ -13,5 +13,6 @@ Command add_inspect(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_encode(CLI::App& app);
 Command add_generate(CLI::App& app);
+Command add_calibrate(CLI::App& app);
 
 }  // namespace t5cc

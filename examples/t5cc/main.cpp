@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
     add("tokenize", "text to token ids (or pieces) with the model's SentencePiece vocabulary", t5cc::add_tokenize);
     add("encode", "text to encoder hidden states (a safetensors file or a summary)", t5cc::add_encode);
     add("generate", "text to text: greedy search, sampling or beam search, as transformers.generate", t5cc::add_generate);
+    add("calibrate", "find the feed-forward scales that keep --dtype f16 finite (a sidecar beside the checkpoint)", t5cc::add_calibrate);
 
     const std::vector<std::string> words(argv + 1, argv + argc);
     if (!words.empty() && !words[0].starts_with("-") &&

@@ -154,9 +154,15 @@ void add_job_options(CLI::App& app, JobOptions& job) {
       ->check(one_of({"cpu", "cuda"}));
   app.add_option("--dtype", job.dtype,
                  "the products' dtype: on the CPU f32 (default), bf16 or int8 (weights and inputs; float32 accumulation, "
-                 "activations and residual); on a GPU bf16 (default) or f16 weights and activations (float32 residual)")
+                 "activations and residual) or f16 (the GPU's f16 numbers, emulated: slow); on a GPU bf16 (default) or f16 "
+                 "weights and activations (float32 residual)")
       ->type_name("f32|bf16|int8|f16")
       ->check(one_of({"f32", "bf16", "int8", "f16"}));
+  app.add_flag("--fold-norm-gains", job.fold_norm_gains, "fold each layer norm's gain into the projection after it, at load");
+  app.add_option("--fp16-scales", job.fp16_scales,
+                 "f16: the feed-forward scales `t5cc calibrate` wrote (default: t5cc.fp16_scales.json beside the weights, if any)")
+      ->type_name("FILE")
+      ->check(non_empty());
   app.add_flag("--quiet", job.quiet, "no progress bar");
   app.add_option("--tokenizer", job.tokenizer,
                  "the tokenizer: a spiece.model, a tokenizer.json, a GGUF file or a folder holding them (default: a GGUF file's own, "
@@ -270,7 +276,7 @@ std::string diffusers_tokenizer_folder(const std::string& name) {
 LoadedModel load_model(const JobOptions& job) {
   const bool cuda = job.device == "cuda";
   if (cuda && (job.dtype == "f32" || job.dtype == "int8")) throw UsageError("--dtype " + job.dtype + " is for the CPU; a GPU runs bf16 or f16");
-  if (!cuda && job.dtype == "f16") throw UsageError("--dtype f16 is for --device cuda; the CPU runs f32, bf16 or int8");
+  if (!job.fp16_scales.empty() && job.dtype != "f16") throw UsageError("--fp16-scales is for --dtype f16");
   t5::LoadOptions options;
   options.threads = job.threads;
   options.device = cuda ? t5::Device::Cuda : t5::Device::Cpu;
@@ -279,6 +285,8 @@ LoadedModel load_model(const JobOptions& job) {
   if (job.dtype == "int8") options.dtype = t5::DType::I8;
   if (job.dtype == "f16") options.dtype = t5::DType::F16;
   options.config = job.config;
+  options.fold_norm_gains = job.fold_norm_gains;
+  options.fp16_scales = job.fp16_scales;
   const std::filesystem::path path = job.model;
   LoadedModel m;
   m.job = &job;

@@ -97,6 +97,8 @@ struct JobOptions {
   std::string tokenizer;  ///< --tokenizer PATH; empty: found beside the weights
   std::string mode = "sp";  ///< --mode sp|hf
   bool ids = false;         ///< --ids: the inputs are lines of token ids
+  bool fold_norm_gains = false;  ///< --fold-norm-gains
+  std::string fp16_scales;       ///< --fp16-scales FILE
 };
 
 /// The help of --model and --config (encode, generate, inspect).

@@ -11,6 +11,7 @@
 
 #include "t5/core/batch.hpp"
 #include "t5/core/dtype.hpp"
+#include "t5/core/observer.hpp"
 #include "t5/generation/options.hpp"
 #include "t5/io/detect.hpp"
 
@@ -30,6 +31,18 @@ struct LoadOptions {
   /// A config.json to use: for a weights file that comes without one (its values then override
   /// those inferred from the shapes), or over a directory's own config.json, key by key. Empty: none.
   std::filesystem::path config = {};
+  /// CPU with dtype BF16: store activations and weights in bf16 where cuda::Backend does
+  /// (cpu::Backend<bf16>, float32 math) instead of running bf16 products over float32 activations.
+  /// CPU with dtype F16 always does (cpu::Backend<f16>): the GPU's numbers, without a GPU.
+  bool gpu_rounding = false;
+  /// Fold each RMSNorm's gain into the projection that reads its output (W[o, i] *= gain[i], in
+  /// float32, rounded once to the weight dtype): q|k|v and wi after the layer norms, and the
+  /// cross-attention q (never k|v, which read the encoder output); the final norms keep theirs.
+  bool fold_norm_gains = false;
+  /// F16: the feed-forward scales (model/fp16_scales.hpp, written by `t5cc calibrate`). Empty: the
+  /// checkpoint folder's t5cc.fp16_scales.json when there is one, else none (an overflow is then
+  /// an Error(NonFinite) naming the layer).
+  std::filesystem::path fp16_scales = {};
 };
 
 /// A loaded model whose variant is known at run time (t5::load). Every call validates its input
@@ -46,10 +59,15 @@ class AnyModel {
   virtual bool has_decoder() const = 0;
 
   /// The encoder's last hidden state, [batch, length, d_model] float32, every position included.
-  virtual HostTensor encode(const TokenBatch& input) = 0;
+  /// A NaN or Inf in it is an Error(NonFinite) naming the first sublayer that produced one.
+  HostTensor encode(const TokenBatch& input) { return encode(input, LayerObserver{}); }
+  /// The same, showing each sublayer's output to `observer` on the way (core/observer.hpp).
+  virtual HostTensor encode(const TokenBatch& input, const LayerObserver& observer) = 0;
   /// Teacher-forced logits [batch, decoder length, vocab] for the decoder ids (which start with
   /// the decoder start token); the decoder mask pads them, the encoder mask pads cross-attention.
-  virtual HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input) = 0;
+  HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input) { return logits(input, decoder_input, LayerObserver{}); }
+  /// The same, showing the encoder's and then the decoder's sublayer outputs to `observer`.
+  virtual HostTensor logits(const TokenBatch& input, const TokenBatch& decoder_input, const LayerObserver& observer) = 0;
   /// Generates from the decoder start token as transformers.generate does (generation/options.hpp):
   /// greedy, sampling or beam search over a batch of inputs of any lengths; each input finishes on its
   /// own and its result does not depend on the other rows. The caches are allocated once per call.

@@ -1,5 +1,5 @@
 // The Model<V, B> instantiations libt5cc compiles: every variant dispatch() reaches
-// (config/dispatch.hpp), on the CPU backend and, in a CUDA build, on cuda::Backend<bf16> and <f16>.
+// (config/dispatch.hpp), on the CPU backends (float, and bf16 / f16 with the GPU's rounding) and, in a CUDA build, on cuda::Backend<bf16> and <f16>.
 // A program built against libt5cc (its 't5cc' dependency defines T5CC_PREBUILT_MODELS, and
 // T5CC_PREBUILT_CUDA_MODELS with CUDA) sees them declared extern and compiles none of them. Without
 // those macros (the header-only path) a program instantiates the variants it names.
@@ -17,6 +17,8 @@
 
 #if T5CC_PREBUILT_MODELS
 T5_DISPATCHABLE_VARIANTS(T5_EXTERN_MODEL_INSTANCE, ::t5::cpu::Backend<float>)
+T5_DISPATCHABLE_VARIANTS(T5_EXTERN_MODEL_INSTANCE, ::t5::cpu::Backend<::t5::bf16>)
+T5_DISPATCHABLE_VARIANTS(T5_EXTERN_MODEL_INSTANCE, ::t5::cpu::Backend<::t5::f16>)
 #endif
 #if T5CC_PREBUILT_CUDA_MODELS
 T5_DISPATCHABLE_VARIANTS(T5_EXTERN_MODEL_INSTANCE, ::t5::cuda::Backend<::t5::bf16>)

@@ -806,7 +806,7 @@ BOOST_AUTO_TEST_CASE(errors_from_below_are_one_line_in_t5cc_words) {
 // GPU, the demo's output in bf16 and f16 equals the CPU's (its margins are >= 14.4), and encode runs.
 BOOST_AUTO_TEST_CASE(device_cuda) {
   const std::string demo = std::getenv("T5CC_DEMO_MODEL");
-  expect_error({"generate", "--model", demo, "--dtype", "f16", "x"}, 2, "--dtype f16 is for --device cuda");
+  expect_error({"generate", "--model", demo, "--fp16-scales", "s.json", "x"}, 2, "--fp16-scales is for --dtype f16");
   expect_error({"generate", "--model", demo, "--device", "cuda", "--dtype", "f32", "x"}, 2, "bf16 or f16");
   const std::vector<std::string> inputs = {"42", "1999", "31415"};
   std::vector<std::string> args = {"generate", "--model", demo, "--quiet", "--device", "cuda"};
@@ -838,21 +838,48 @@ BOOST_AUTO_TEST_CASE(device_cuda) {
 // The bundled demo model (examples/models/numbers, tools/train_demo.py) writes held-out numbers in
 // words: at least 95% of heldout.tsv must come out exactly right through our tokenizer, encoder
 // and greedy decoder (the library; the tool on a few lines, which must agree).
-// --dtype bf16 and int8 on the CPU: the demo model's words equal float32's (its greedy margins are
-// >= 14.4 logits, far above the products' rounding), on a model small enough that oneDNN keeps
-// some int8 weights in the plain layout.
+// --dtype bf16, int8 and f16 (the GPU's numbers, emulated) on the CPU: the demo model's words equal
+// float32's (its greedy margins are >= 14.4 logits, far above the products' rounding), on a model
+// small enough that oneDNN keeps some int8 weights in the plain layout.
 BOOST_AUTO_TEST_CASE(cpu_low_precision_on_the_demo) {
   const std::string demo = std::getenv("T5CC_DEMO_MODEL");
   const std::vector<std::string> args = {"generate", "--model", demo, "--quiet", "42", "1999", "700017"};
   const auto f32 = t5cc(args);
   BOOST_TEST_REQUIRE(f32.status == 0, f32.err);
-  for (const char* dtype : {"bf16", "int8"}) {
+  for (const char* dtype : {"bf16", "int8", "f16"}) {
     auto with_dtype = args;
     with_dtype.insert(with_dtype.begin() + 3, {"--dtype", dtype});
     const auto r = t5cc(with_dtype);
     BOOST_TEST(r.status == 0, dtype << ": " << r.err);
     BOOST_TEST(r.out == f32.out, dtype);
   }
+}
+
+// t5cc calibrate on a hot fixture (tests/data/hot_v1_1: HF's fp16 overflows on it): before, an f16
+// run fails naming the layer; calibrate writes the sidecar beside the weights; after, the f16 run
+// succeeds, and --fold-norm-gains runs too.
+BOOST_AUTO_TEST_CASE(calibrate_makes_f16_finite) {
+  t5::test::TempDir dir;
+  for (const char* file : {"config.json", "model.safetensors", "spiece.model"})
+    std::filesystem::copy_file(std::filesystem::path(std::getenv("T5CC_TEST_DATA")) / "hot_v1_1" / file, dir.path() / file);
+  const std::string model = dir.path().string();
+  const std::vector<std::string> texts = {"The quick brown fox jumps over the lazy dog.", "Translate English to German: How old are you?"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), texts.begin(), texts.end());
+    return args;
+  };
+  expect_error(with({"encode", "--model", model, "--quiet", "--dtype", "f16"}), 1, "first non-finite in encoder layer 1's ffn.hidden");
+  const auto calibrated = t5cc(with({"calibrate", "--model", model, "--quiet", "--max-new-tokens", "8"}));
+  BOOST_TEST_REQUIRE(calibrated.status == 0, calibrated.err);
+  BOOST_TEST(std::filesystem::exists(dir.path() / "t5cc.fp16_scales.json"));
+  BOOST_TEST(calibrated.out.find("wrote ") != std::string::npos, calibrated.out);
+  for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--fold-norm-gains"}}) {
+    auto args = with({"generate", "--model", model, "--quiet", "--dtype", "f16", "--max-new-tokens", "4"});
+    args.insert(args.begin() + 6, extra.begin(), extra.end());
+    const auto r = t5cc(args);
+    BOOST_TEST(r.status == 0, r.err);
+  }
+  expect_error(with({"calibrate", "--model", model, "--dtype", "bf16"}), 2, "calibrate measures in float32");
 }
 
 BOOST_AUTO_TEST_CASE(demo_model_heldout_exact_match) {

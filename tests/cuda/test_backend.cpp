@@ -23,16 +23,9 @@ namespace {
 
 const char* const fixture_names[] = {"v1_0_tied", "v1_1_gated", "mt5", "umt5", "buckets", "bf16", "sharded", "scale_qk"};
 
-/// Normwise relative error bounds of the GPU's float outputs against HF float32, with the reason.
-/// Every weight is rounded to the dtype once (u = 2^-9 for bf16, 2^-12 for f16), and so is every GEMM
-/// input; the residual stays fp32. For scale: transformers 4.49 running these fixtures wholly in the
-/// dtype (residual included) lands at 6e-3 to 1e-2 (bf16) and 6e-4 to 1.1e-3 (f16) from its own
-/// float32 goldens, about 3u to 5u (tools/hf_low_precision.py; table in docs/performance.md). Our
-/// fp32 residual removes the largest rounding site, so 16u (3.1e-2, 3.9e-3) leaves 3x room over HF's
-/// pure low precision while staying far below the O(1) errors of a wrong mask, bucket or layout.
-double states_bound(t5::DType d) { return d == t5::DType::BF16 ? 16 * 0x1p-9 : 16 * 0x1p-12; }
-/// Logits pass the LM head over d_model roundings of the last hidden state: the same bound.
-double logits_bound(t5::DType d) { return states_bound(d); }
+/// The bound of tests/support/goldens.hpp (low_precision_bound), with its reasoning there.
+double states_bound(t5::DType d) { return t5::test::low_precision_bound(d); }
+double logits_bound(t5::DType d) { return t5::test::low_precision_bound(d); }
 
 const char* name(t5::DType d) { return d == t5::DType::BF16 ? "bf16" : "f16"; }
 

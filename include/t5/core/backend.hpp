@@ -37,11 +37,11 @@ concept Backend = requires(B& b, const B& cb, typename B::Act* act, const typena
   b.template upload_into<std::int32_t>(std::span<const std::int32_t>{}, out_ids);
   b.embed(ids, ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<float, typename B::Space>{});
   b.rms_norm(RmsNormParams<typename B::Act>{});
-  b.linear(ConstMatrixView<typename B::Act, typename B::Space>{}, w, MatrixView<typename B::Act, typename B::Space>{});
+  b.linear(ConstMatrixView<typename B::Act, typename B::Space>{}, w, MatrixView<typename B::Act, typename B::Space>{}, 1.0f);
   b.linear(ConstMatrixView<typename B::Act, typename B::Space>{}, w, MatrixView<float, typename B::Space>{}, 1.0f);
-  b.linear_add(ConstMatrixView<typename B::Act, typename B::Space>{}, w, MatrixView<float, typename B::Space>{});
+  b.linear_add(ConstMatrixView<typename B::Act, typename B::Space>{}, w, MatrixView<float, typename B::Space>{}, 1.0f);
   b.relu(MatrixView<typename B::Act, typename B::Space>{});
-  b.gated_gelu(ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<typename B::Act, typename B::Space>{}, GeluApprox::Tanh);
+  b.gated_gelu(ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<typename B::Act, typename B::Space>{}, GeluApprox::Tanh, FfnScales{});
   b.attention(AttentionArgs<typename B::Act, typename B::Space>{});
   b.copy(ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<typename B::Act, typename B::Space>{});
   b.gather_blocks(ConstMatrixView<typename B::Act, typename B::Space>{}, ids, n, n, MatrixView<typename B::Act, typename B::Space>{});

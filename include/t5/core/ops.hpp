@@ -31,6 +31,17 @@ struct RmsNormParams {
   ResidualMode mode = ResidualMode::Update;
 };
 
+/// Power-of-two scales that keep a feed-forward finite in f16 (model/fp16_scales.hpp finds them; 1:
+/// none). The wi output is stored times `in`, the hidden (the wo input: GELU(gate) * up, or the
+/// ReLU output) times `hidden`; both are undone in fp32, where no rounding to f16 happens: GELU sees
+/// the true gate, and the out-projection adds 1 / hidden times its product to the fp32 residual.
+/// ReLU commutes with the scale, so a ReLU feed-forward's hidden scale is its `in`.
+struct FfnScales {
+  float in = 1.0f;
+  float hidden = 1.0f;
+  bool operator==(const FfnScales&) const = default;
+};
+
 /// T5's relative position bias as attention reads it: bias(h, query i, key j) =
 /// table[bucket(j - i), h], with the bucket from a RelativeBuckets table (model/relative_position.hpp).
 struct PositionBiasArgs {

@@ -111,13 +111,14 @@ class Backend {
     std::copy(host.begin(), host.end(), b.data());
     return b;
   }
-  /// The [rows, cols] weight whose rows are those of `parts`, in order. A single part already in U
-  /// and aligned for it is used in place, from the mapping; otherwise the parts are converted once
-  /// into the weight's own memory and their file pages released.
+  /// The [rows, cols] weight whose rows are those of `parts`, in order. A single part of a mapped
+  /// file already in U and aligned for it is used in place (the weight keeps the mapping alive);
+  /// otherwise the parts are converted once into the weight's own memory and their file pages released.
   template <class U>
   Weight<U> weight(std::span<const WeightSource> parts, std::int64_t rows, std::int64_t cols) {
     check(total_elements(parts) == rows * cols, "weight: the parts do not fill the shape");
-    if (parts.size() == 1 && parts[0].dtype == dtype_of<U>() && reinterpret_cast<std::uintptr_t>(parts[0].bytes.data()) % alignof(U) == 0) {
+    if (parts.size() == 1 && parts[0].file && parts[0].dtype == dtype_of<U>() &&
+        reinterpret_cast<std::uintptr_t>(parts[0].bytes.data()) % alignof(U) == 0) {
       parts[0].check_finite();  // no conversion to check NaN/Inf during: one read of the bytes
       return Weight<U>(reinterpret_cast<const U*>(parts[0].bytes.data()), rows, cols, parts[0].file);
     }
@@ -162,8 +163,16 @@ class Backend {
 
   /// out = alpha * x w^T (w is a Linear weight [out_features, in_features]).
   void linear(ConstMatrixView<T> x, const Projection& w, MatrixView<T> out, float alpha = 1.0f) { matmul_.run(x, w, out, alpha, false); }
-  /// residual += x w^T: the out-projections add straight into the fp32 residual stream.
-  void linear_add(ConstMatrixView<T> x, const Projection& w, MatrixView<float> residual) { matmul_.run(x, w, residual, 1.0f, true); }
+  /// residual += alpha * x w^T: the out-projections add straight into the fp32 residual stream
+  /// (alpha undoes an FfnScales hidden scale; only f16 models have one).
+  void linear_add(ConstMatrixView<T> x, const Projection& w, MatrixView<float> residual, float alpha = 1.0f) {
+    if (alpha == 1.0f) return matmul_.run(x, w, residual, 1.0f, true);
+    grow(scaled_product_, x.rows * w.rows(), 0.0f);
+    const MatrixView<float> product{scaled_product_.data(), x.rows, w.rows()};
+    matmul_.run(x, w, product, alpha, false);
+    for (std::int64_t r = 0; r < x.rows; ++r)
+      for (std::int64_t c = 0; c < w.rows(); ++c) residual.row(r)[c] += product.row(r)[c];
+  }
 
   void relu(MatrixView<T> x) {
     const Kernels& k = kernels();
@@ -171,19 +180,21 @@ class Backend {
     for (std::int64_t r = 0; r < x.rows; ++r) k.relu(x.row(r), x.cols);
   }
 
-  /// out = GELU(gate) * up, with in = [gate | up] (HF wi_0 then wi_1, fused) of width 2 * out.cols.
-  void gated_gelu(ConstMatrixView<T> in, MatrixView<T> out, GeluApprox approx) {
+  /// out = GELU(gate) * up, with in = [gate | up] (HF wi_0 then wi_1, fused) of width 2 * out.cols;
+  /// with scales, out = s.hidden * GELU(gate / s.in) * up / s.in (FfnScales).
+  void gated_gelu(ConstMatrixView<T> in, MatrixView<T> out, GeluApprox approx, FfnScales s = {}) {
     const std::int64_t f = out.cols;
     const Kernels& k = kernels();
+    const float unscale = 1.0f / s.in;
     T5_OMP_PARALLEL_FOR
     for (std::int64_t r = 0; r < out.rows; ++r) {
       const T* gate = in.row(r);
       const T* up = gate + f;
       T* o = out.row(r);
-      if (approx == GeluApprox::Tanh)
+      if (approx == GeluApprox::Tanh && s == FfnScales{})
         k.gelu_tanh_mul(gate, up, o, f);
       else
-        for (std::int64_t c = 0; c < f; ++c) o[c] = gelu(gate[c], approx) * up[c];
+        for (std::int64_t c = 0; c < f; ++c) o[c] = s.hidden * gelu(gate[c] * unscale, approx) * (up[c] * unscale);
     }
   }
 
@@ -439,8 +450,11 @@ class Backend {
   std::vector<std::uint16_t> q16_, k16_, v16_, p16_;  // bf16 attention operands (bf16 and int8 products)
   SamplingWarpers warpers_;
   std::vector<float> sample_row_;
+  std::vector<float> scaled_product_;  // linear_add with alpha != 1
 };
 
 static_assert(t5::Backend<Backend<float>>);
 
 }  // namespace t5::cpu
+
+#include "t5/cpu/half_backend.hpp"  // cpu::Backend<f16> and <bf16>, over this one

@@ -127,25 +127,25 @@ class Backend {
 
   void rms_norm(const RmsNormParams<T>& p) { launch_rms_norm(p, stream_.get()); }
 
-  /// out = x w^T in the activation dtype (fp32 accumulation, rounded once).
-  void linear(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<T, DeviceSpace> out) {
-    product(x, w.view(), out.data, out.ld, out.rows, out.cols, dtype_of<T>(), 1.0f, 0.0f);
+  /// out = alpha * x w^T in the activation dtype (fp32 accumulation, rounded once).
+  void linear(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<T, DeviceSpace> out, float alpha = 1.0f) {
+    product(x, w.view(), out.data, out.ld, out.rows, out.cols, dtype_of<T>(), alpha, 0.0f);
   }
   /// out = alpha * x w^T in fp32 (the LM head's logits).
   void linear(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<float, DeviceSpace> out, float alpha = 1.0f) {
     product(x, w.view(), out.data, out.ld, out.rows, out.cols, DType::F32, alpha, 0.0f);
   }
-  /// residual += x w^T, accumulated by cuBLASLt into the fp32 residual (C = D, beta = 1): the
-  /// out-projection's output never exists in the activation dtype.
-  void linear_add(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<float, DeviceSpace> residual) {
-    product(x, w.view(), residual.data, residual.ld, residual.rows, residual.cols, DType::F32, 1.0f, 1.0f);
+  /// residual += alpha * x w^T, accumulated by cuBLASLt into the fp32 residual (C = D, beta = 1):
+  /// the out-projection's output never exists in the activation dtype.
+  void linear_add(ConstMatrixView<T, DeviceSpace> x, const Projection& w, MatrixView<float, DeviceSpace> residual, float alpha = 1.0f) {
+    product(x, w.view(), residual.data, residual.ld, residual.rows, residual.cols, DType::F32, alpha, 1.0f);
   }
 
   void relu(MatrixView<T, DeviceSpace> x) { launch_relu(ReluParams<T>{x.data, x.ld, x.rows, x.cols}, stream_.get()); }
 
-  void gated_gelu(ConstMatrixView<T, DeviceSpace> in, MatrixView<T, DeviceSpace> out, GeluApprox approx) {
+  void gated_gelu(ConstMatrixView<T, DeviceSpace> in, MatrixView<T, DeviceSpace> out, GeluApprox approx, FfnScales scales = {}) {
     check(in.rows == out.rows && in.cols == 2 * out.cols, "gated_gelu: in must be [rows, 2 * out.cols]");
-    launch_gated_gelu(GatedGeluParams<T>{in.data, in.ld, out.data, out.ld, out.rows, out.cols, approx}, stream_.get());
+    launch_gated_gelu(GatedGeluParams<T>{in.data, in.ld, out.data, out.ld, out.rows, out.cols, approx, scales}, stream_.get());
   }
 
   /// Sizes the attention workspace for calls over `batch` rows of `q_len` queries and up to `kv_len`

@@ -46,7 +46,8 @@ template <class T>
 void launch_relu(const ReluParams<T>& params, Stream stream = nullptr);
 
 /// out = GELU(gate) * up with in = [gate | up] (wi_0 then wi_1 fused, each `cols` wide), in fp32,
-/// rounded once: HF T5DenseGatedActDense. approx Tanh = gelu_new, Erf = exact gelu.
+/// rounded once: HF T5DenseGatedActDense. approx Tanh = gelu_new, Erf = exact gelu. With scales:
+/// out = scales.hidden * GELU(gate / scales.in) * up / scales.in (core/ops.hpp FfnScales).
 template <class T>
 struct GatedGeluParams {
   const T* in = nullptr;  ///< [rows, 2 * cols], rows in_ld apart
@@ -56,6 +57,7 @@ struct GatedGeluParams {
   std::int64_t rows = 0;
   std::int64_t cols = 0;
   GeluApprox approx = GeluApprox::Tanh;
+  FfnScales scales = {};
 };
 template <class T>
 void launch_gated_gelu(const GatedGeluParams<T>& params, Stream stream = nullptr);

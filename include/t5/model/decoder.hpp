@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "t5/model/layers.hpp"
@@ -56,13 +57,18 @@ void run_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Deco
   auto attended = act.attention.view().rows_from(0, rows); // [rows, inner]
   auto cross_q = act.cross_q.view().rows_from(0, rows);    // [rows, inner]
 
+  constexpr std::string_view stack = "decoder";
   b.embed(ids, w.embedding.view(), residual);
-  for (std::size_t l = 0; l < w.decoder.size(); ++l) {
-    const auto& layer = w.decoder[l];
-    auto cache = c.self_kv[l].view();  // [rows * capacity, 2 * inner]
+  observe(b, act, stack, "embedding", -1, residual);
+  for (std::size_t i = 0; i < w.decoder.size(); ++i) {
+    const auto& layer = w.decoder[i];
+    const auto l = static_cast<std::int64_t>(i);
+    auto cache = c.self_kv[i].view();  // [rows * capacity, 2 * inner]
 
     norm(b, residual, layer.self_attention_norm, x, h);
+    observe(b, act, stack, "self_attention.normed", l, x);
     b.linear(x, layer.self_attention.qkv, qkv);
+    observe(b, act, stack, "self_attention.qkv", l, qkv);
     for (std::int64_t r = 0; r < c.rows; ++r)
       b.copy(qkv.rows_from(r * q_len, q_len).cols_from(inner, 2 * inner), cache.rows_from(r * c.capacity + c.length, q_len));
     auto self = attention_args<V, B>(h, c.rows, q_len);
@@ -77,14 +83,18 @@ void run_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Deco
     self.key_mask = c.self_mask;
     self.key_mask_ld = c.capacity;
     self.bias = buckets;
-    self.bias.table = w.decoder_bias(l).data();
+    self.bias.table = w.decoder_bias(i).data();
     b.attention(self);
+    observe(b, act, stack, "self_attention.context", l, attended);
     b.linear_add(attended, layer.self_attention.o, residual);
+    observe(b, act, stack, "self_attention.residual", l, residual);
 
     // Cross-attention: queries from this norm, keys and values from the encoder output; no position bias.
     norm(b, residual, layer.cross_attention_norm, x, h);
+    observe(b, act, stack, "cross_attention.normed", l, x);
     b.linear(x, layer.cross_attention.q, cross_q);
-    auto kv = c.cross_kv[l].view();  // [inputs * encoder_length, 2 * inner]
+    observe(b, act, stack, "cross_attention.q", l, cross_q);
+    auto kv = c.cross_kv[i].view();  // [inputs * encoder_length, 2 * inner]
     auto cross = attention_args<V, B>(h, c.rows, q_len);
     cross.q = cross_q;
     cross.k = kv.cols_from(0, inner);
@@ -95,12 +105,16 @@ void run_decoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Deco
     cross.key_mask = c.encoder_mask;
     cross.key_mask_ld = c.encoder_length;
     b.attention(cross);
+    observe(b, act, stack, "cross_attention.context", l, attended);
     b.linear_add(attended, layer.cross_attention.o, residual);
+    observe(b, act, stack, "cross_attention.residual", l, residual);
 
     norm(b, residual, layer.ffn_norm, x, h);
-    feed_forward<V>(b, layer.ffn, act, x, residual);
+    observe(b, act, stack, "ffn.normed", l, x);
+    feed_forward<V>(b, layer.ffn, act, x, residual, stack, l);
   }
   norm(b, residual, w.decoder_stack.final_norm, out, h);
+  observe(b, act, stack, "final_norm", -1, out);
 }
 
 /// logits [rows, vocab] = hidden W^T: the untied lm_head, or (v1.0, tied) the embedding with the

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "t5/model/layers.hpp"
 
@@ -28,11 +29,16 @@ void run_encoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Enco
   auto qkv = act.qkv.view().rows_from(0, rows);            // [rows, 3 * inner]
   auto attended = act.attention.view().rows_from(0, rows); // [rows, inner]
 
+  constexpr std::string_view stack = "encoder";
   b.embed(in.ids, w.embedding.view(), residual);  // T5 does not scale embeddings
-  for (std::size_t l = 0; l < w.encoder.size(); ++l) {
-    const auto& layer = w.encoder[l];
+  observe(b, act, stack, "embedding", -1, residual);
+  for (std::size_t i = 0; i < w.encoder.size(); ++i) {
+    const auto& layer = w.encoder[i];
+    const auto l = static_cast<std::int64_t>(i);
     norm(b, residual, layer.attention_norm, x, h);
+    observe(b, act, stack, "attention.normed", l, x);
     b.linear(x, layer.attention.qkv, qkv);
+    observe(b, act, stack, "attention.qkv", l, qkv);
     auto a = attention_args<V, B>(h, in.batch, in.length);
     a.q = qkv.cols_from(0, inner);
     a.k = qkv.cols_from(inner, inner);
@@ -43,14 +49,18 @@ void run_encoder(B& b, const ModelWeights<V, B>& w, const Hparams& h, const Enco
     a.key_mask_ld = in.length;
     a.documents = in.documents;
     a.bias = buckets;
-    a.bias.table = w.encoder_bias(l).data();  // block 0's table for every layer, or this layer's (UMT5)
+    a.bias.table = w.encoder_bias(i).data();  // block 0's table for every layer, or this layer's (UMT5)
     b.attention(a);
+    observe(b, act, stack, "attention.context", l, attended);
     b.linear_add(attended, layer.attention.o, residual);
+    observe(b, act, stack, "attention.residual", l, residual);
 
     norm(b, residual, layer.ffn_norm, x, h);
-    feed_forward<V>(b, layer.ffn, act, x, residual);
+    observe(b, act, stack, "ffn.normed", l, x);
+    feed_forward<V>(b, layer.ffn, act, x, residual, stack, l);
   }
   norm(b, residual, w.encoder_stack.final_norm, out, h);
+  observe(b, act, stack, "final_norm", -1, out);
 }
 
 }  // namespace t5

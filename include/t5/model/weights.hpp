@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -41,6 +43,7 @@ template <Backend B>
 struct FfnWeights {
   Projection<B> in;   ///< [d_ff, d_model] (wi) or [2 * d_ff, d_model] (wi_0 then wi_1)
   Projection<B> out;  ///< [d_model, d_ff] (wo)
+  FfnScales scales;   ///< f16 overflow scales (model/fp16_scales.hpp); 1 elsewhere
 };
 
 template <Backend B>
@@ -84,12 +87,29 @@ struct ModelWeights {
 };
 
 /// Reads every tensor of `ckpt` into backend memory, by the names of io/hf_names.hpp. The checkpoint
-/// must have been detected as V (Model checks this before calling).
+/// must have been detected as V (Model checks this before calling). With `fold_norm_gains`, each
+/// layer norm's gain is multiplied into the input columns of the projection that reads its output
+/// (in float32, then converted once to the backend's dtype) and the norm keeps a gain of ones:
+/// W (g * n) = (W diag(g)) n. The final norms keep their gains (their outputs leave the stack).
 template <VariantLike V, Backend B>
-ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend) {
+ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend, bool fold_norm_gains = false) {
   using hf::Part;
   using hf::Stack;
   const Hparams& h = ckpt.detected().hparams;
+  // The float32 values of the named tensors, rows stacked.
+  auto values = [&](const std::vector<std::string>& names) {
+    std::vector<float> out;
+    for (const auto& name : names) {
+      const WeightSource part = ckpt.tensor(name).source();
+      const std::size_t at = out.size();
+      out.resize(at + static_cast<std::size_t>(part.elements()));
+      part.convert_to(out.data() + at);
+    }
+    return out;
+  };
+  auto source = [](const std::vector<float>& v, const std::string& name) {
+    return WeightSource{std::as_bytes(std::span<const float>(v)), DType::F32, nullptr, name};
+  };
   // The rows of the named HF tensors, stacked into one [rows, cols] weight of element type U, or
   // into a Projection for U = void.
   auto stacked = [&]<class U>(const std::vector<std::string>& names) {
@@ -104,18 +124,32 @@ ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend) {
     if constexpr (std::is_void_v<U>) return backend.projection(parts, rows, cols);
     else return backend.template weight<U>(parts, rows, cols);
   };
-  auto weight = [&](Stack s, std::int64_t block, std::initializer_list<Part> parts) {
+  // A projection, with the gain of norm `folded` (a Part) folded into its columns when asked.
+  auto weight = [&](Stack s, std::int64_t block, std::initializer_list<Part> parts, std::optional<Part> folded = std::nullopt) {
     std::vector<std::string> names;
     for (Part p : parts) names.push_back(hf::name(s, block, p));
-    return stacked.template operator()<void>(names);
+    if (!fold_norm_gains || !folded) return stacked.template operator()<void>(names);
+    std::vector<float> w = values(names);
+    const std::vector<float> g = values({hf::name(s, block, *folded)});
+    const auto cols = static_cast<std::int64_t>(g.size());
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] *= g[i % static_cast<std::size_t>(cols)];
+    const WeightSource folded_source = source(w, names[0]);
+    return backend.projection(std::span<const WeightSource>(&folded_source, 1), static_cast<std::int64_t>(w.size()) / cols, cols);
   };
   auto gain = [&](const std::string& name) { return stacked.template operator()<float>({name}); };
+  // A layer norm's gain, or ones when it was folded into the next projection.
+  auto layer_gain = [&](Stack s, std::int64_t block, Part norm) {
+    if (!fold_norm_gains) return gain(hf::name(s, block, norm));
+    const std::vector<float> ones(static_cast<std::size_t>(h.d_model), 1.0f);
+    const WeightSource ones_source = source(ones, hf::name(s, block, norm));
+    return backend.template weight<float>(std::span<const WeightSource>(&ones_source, 1), 1, h.d_model);
+  };
   auto ffn = [&](Stack s, std::int64_t block) {
-    if constexpr (V::gated) return FfnWeights<B>{weight(s, block, {Part::Wi0, Part::Wi1}), weight(s, block, {Part::Wo})};
-    else return FfnWeights<B>{weight(s, block, {Part::Wi}), weight(s, block, {Part::Wo})};
+    if constexpr (V::gated) return FfnWeights<B>{weight(s, block, {Part::Wi0, Part::Wi1}, Part::FfnNorm), weight(s, block, {Part::Wo}), {}};
+    else return FfnWeights<B>{weight(s, block, {Part::Wi}, Part::FfnNorm), weight(s, block, {Part::Wo}), {}};
   };
   auto self_attention = [&](Stack s, std::int64_t block) {
-    return SelfAttentionWeights<B>{weight(s, block, {Part::SelfQ, Part::SelfK, Part::SelfV}), weight(s, block, {Part::SelfO})};
+    return SelfAttentionWeights<B>{weight(s, block, {Part::SelfQ, Part::SelfK, Part::SelfV}, Part::SelfNorm), weight(s, block, {Part::SelfO})};
   };
   auto stack = [&](Stack s, std::int64_t blocks) {
     StackWeights<B> out;
@@ -127,17 +161,17 @@ ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend) {
   ModelWeights<V, B> w;
   w.embedding = stacked.template operator()<typename B::Act>({std::string(hf::embedding)});
   for (std::int64_t b = 0; b < h.num_layers; ++b)
-    w.encoder.push_back({gain(hf::name(Stack::Encoder, b, Part::SelfNorm)), self_attention(Stack::Encoder, b),
-                         gain(hf::name(Stack::Encoder, b, Part::FfnNorm)), ffn(Stack::Encoder, b)});
+    w.encoder.push_back({layer_gain(Stack::Encoder, b, Part::SelfNorm), self_attention(Stack::Encoder, b),
+                         layer_gain(Stack::Encoder, b, Part::FfnNorm), ffn(Stack::Encoder, b)});
   w.encoder_stack = stack(Stack::Encoder, h.num_layers);
   if (ckpt.detected().encoder_only) return w;
 
   for (std::int64_t b = 0; b < h.num_decoder_layers; ++b)
-    w.decoder.push_back({gain(hf::name(Stack::Decoder, b, Part::SelfNorm)), self_attention(Stack::Decoder, b),
-                         gain(hf::name(Stack::Decoder, b, Part::CrossNorm)),
-                         CrossAttentionWeights<B>{weight(Stack::Decoder, b, {Part::CrossQ}), weight(Stack::Decoder, b, {Part::CrossK, Part::CrossV}),
-                                                  weight(Stack::Decoder, b, {Part::CrossO})},
-                         gain(hf::name(Stack::Decoder, b, Part::FfnNorm)), ffn(Stack::Decoder, b)});
+    w.decoder.push_back({layer_gain(Stack::Decoder, b, Part::SelfNorm), self_attention(Stack::Decoder, b),
+                         layer_gain(Stack::Decoder, b, Part::CrossNorm),
+                         CrossAttentionWeights<B>{weight(Stack::Decoder, b, {Part::CrossQ}, Part::CrossNorm),
+                                                  weight(Stack::Decoder, b, {Part::CrossK, Part::CrossV}), weight(Stack::Decoder, b, {Part::CrossO})},
+                         layer_gain(Stack::Decoder, b, Part::FfnNorm), ffn(Stack::Decoder, b)});
   w.decoder_stack = stack(Stack::Decoder, h.num_decoder_layers);
   // Tied: the embedding table is read a second time, as a Projection in the backend's layout.
   w.lm_head = stacked.template operator()<void>({std::string(V::tied_lm_head ? hf::embedding : hf::lm_head)});
