@@ -3,7 +3,7 @@
 // same checkpoint, inputs and thread count.
 //
 //   bench_encode --model DIR --batch B --length S [--dtype f32|bf16|int8] [--threads N] [--repeats R] [--ids FILE]
-//                [--save FILE]
+//                [--fold-norm-gains] [--save FILE]
 //
 // Inputs: the first B lines of FILE (space-separated ids, cut or padded to S), or without --ids
 // random ids in [2, vocab) from a fixed seed, every position valid. --save writes the states as raw
@@ -64,14 +64,18 @@ int main(int argc, char** argv) {
   std::string model_dir, ids_path, dtype = "f32", save_path;
   std::int64_t batch = 0, length = 0, repeats = 5;
   int threads = 0;
+  bool fold = false;
   CLI::App app("bench_encode: times the encoder of a checkpoint on B inputs of S tokens; prints one JSON line");
   app.add_option("--model", model_dir, "a checkpoint directory (config.json and safetensors)")->type_name("DIR")->required();
   app.add_option("--batch", batch, "inputs per encode call")->type_name("B")->required()->check(CLI::Range(1, 1 << 16));
   app.add_option("--length", length, "tokens per input")->type_name("S")->required()->check(CLI::Range(1, 1 << 16));
-  app.add_option("--dtype", dtype, "the products' dtype (default f32)")->type_name("f32|bf16|int8")->check(CLI::IsMember({"f32", "bf16", "int8"}));
+  app.add_option("--dtype", dtype, "the products' dtype (default f32; f16: the GPU's f16 numbers on the CPU)")
+      ->type_name("f32|bf16|int8|f16")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "f16"}));
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->type_name("N")->check(CLI::Range(1, 1 << 10));
   app.add_option("--repeats", repeats, "timed runs after one warm-up; the median is reported (default 5)")->type_name("R")->check(CLI::Range(1, 1000));
   app.add_option("--ids", ids_path, "inputs, one per line as space-separated token ids (default: random ids, fixed seed)")->type_name("FILE");
+  app.add_flag("--fold-norm-gains", fold, "fold the layer norms' gains into the next projections at load");
   app.add_option("--save", save_path, "write the last run's states to FILE, raw float32 [B, S, d_model]")->type_name("FILE");
   try {
     app.parse(argc, argv);
@@ -83,7 +87,8 @@ int main(int argc, char** argv) {
   try {
     t5::LoadOptions options;
     options.threads = threads;
-    options.dtype = dtype == "bf16" ? t5::DType::BF16 : dtype == "int8" ? t5::DType::I8 : t5::DType::F32;
+    options.fold_norm_gains = fold;
+    options.dtype = dtype == "bf16" ? t5::DType::BF16 : dtype == "int8" ? t5::DType::I8 : dtype == "f16" ? t5::DType::F16 : t5::DType::F32;
     const auto load_start = std::chrono::steady_clock::now();
     auto model = t5::load(model_dir, options);
     const std::chrono::duration<double> load_seconds = std::chrono::steady_clock::now() - load_start;
@@ -107,7 +112,7 @@ int main(int argc, char** argv) {
       out.write(reinterpret_cast<const char*>(states.values.data()), static_cast<std::streamsize>(states.values.size() * sizeof(float)));
       if (!out) throw t5::Error(t5::ErrorCode::Io, save_path + ": cannot write the states");
     }
-    std::cout << "{\"batch\": " << batch << ", \"length\": " << length << ", \"dtype\": \"" << dtype << "\", \"threads\": " << threads
+    std::cout << "{\"batch\": " << batch << ", \"length\": " << length << ", \"dtype\": \"" << dtype << "\", \"fold_norm_gains\": " << (fold ? "true" : "false") << ", \"threads\": " << threads
               << ", \"seconds\": " << median << ", \"tokens_per_second\": " << static_cast<double>(batch * length) / median
               << ", \"load_seconds\": " << load_seconds.count() << ", \"peak_rss_mib\": " << peak_rss_mib() << ", \"kernels\": \""
               << t5::cpu_kernels() << "\"}\n";

@@ -47,7 +47,7 @@ int run(const Options& o) {
   const t5::TokenBatch all = m.batch(texts, {});
   const t5::Hparams& h = m.model->hparams();
   const bool decoder = m.model->has_decoder();
-  t5::Fp16Calibration calibration(h.num_layers, decoder ? h.num_decoder_layers : 0);
+  t5::Fp16Calibration calibration(h.num_layers, decoder ? h.num_decoder_layers : 0, m.model->detected().policies.ffn == t5::Ffn::GatedGelu);
   const t5::LayerObserver observer = calibration.observer();
   t5::GenerationOptions greedy;
   greedy.max_new_tokens = o.max_new_tokens;

@@ -163,7 +163,7 @@ BOOST_AUTO_TEST_CASE(calibrated_f16_is_finite_and_within_the_f16_bound) {
     const Case c(fixture);
     const auto reference = load(fixture, std::nullopt);
     const t5::Hparams& h = reference->hparams();
-    t5::Fp16Calibration calibration(h.num_layers, h.num_decoder_layers);
+    t5::Fp16Calibration calibration(h.num_layers, h.num_decoder_layers, reference->detected().policies.ffn == t5::Ffn::GatedGelu);
     reference->logits(c.input, c.decoder_input, calibration.observer());
     const t5::Fp16Scales scales = calibration.scales(8);
     // Only the heated layers get a scale below 1.

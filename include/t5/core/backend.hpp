@@ -35,7 +35,7 @@ concept Backend = requires(B& b, const B& cb, typename B::Act* act, const typena
   { b.projection(std::span<const WeightSource>{}, n, n) } -> std::same_as<typename B::Projection>;
   b.template download<float>(cf32, std::span<float>{});
   b.template upload_into<std::int32_t>(std::span<const std::int32_t>{}, out_ids);
-  b.embed(ids, ConstMatrixView<typename B::Act, typename B::Space>{}, MatrixView<float, typename B::Space>{});
+  b.embed(ids, ConstMatrixView<float, typename B::Space>{}, MatrixView<float, typename B::Space>{});
   b.rms_norm(RmsNormParams<typename B::Act>{});
   b.linear(ConstMatrixView<typename B::Act, typename B::Space>{}, w, MatrixView<typename B::Act, typename B::Space>{}, 1.0f);
   b.linear(ConstMatrixView<typename B::Act, typename B::Space>{}, w, MatrixView<float, typename B::Space>{}, 1.0f);

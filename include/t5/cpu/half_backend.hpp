@@ -76,12 +76,7 @@ class Backend<T> {
     f32_.download(src, host);
   }
 
-  void embed(const std::int32_t* ids, ConstMatrixView<T> table, MatrixView<float> residual) {
-    for (std::int64_t i = 0; i < residual.rows; ++i) {
-      const T* src = table.row(ids[i]);
-      std::transform(src, src + table.cols, residual.row(i), [](T v) { return to_float(v); });
-    }
-  }
+  void embed(const std::int32_t* ids, ConstMatrixView<float> table, MatrixView<float> residual) { f32_.embed(ids, table, residual); }
 
   void rms_norm(const RmsNormParams<T>& p) {
     RmsNormParams<float> wide{nullptr, p.residual, p.gain, nullptr, p.rows, p.dim, p.eps, p.residual_scale, p.mode};

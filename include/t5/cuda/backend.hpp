@@ -120,9 +120,9 @@ class Backend {
     copy_to_host(host.data(), src, host.size_bytes(), stream_.get());
   }
 
-  void embed(const std::int32_t* ids, ConstMatrixView<T, DeviceSpace> table, MatrixView<float, DeviceSpace> residual) {
+  void embed(const std::int32_t* ids, ConstMatrixView<float, DeviceSpace> table, MatrixView<float, DeviceSpace> residual) {
     check(table.cols == residual.cols, "embed: the table and the residual differ in width");
-    launch_embed(EmbedParams<T>{ids, table.data, table.ld, residual.data, residual.ld, residual.rows, residual.cols}, stream_.get());
+    launch_embed(EmbedParams<float>{ids, table.data, table.ld, residual.data, residual.ld, residual.rows, residual.cols}, stream_.get());
   }
 
   void rms_norm(const RmsNormParams<T>& p) { launch_rms_norm(p, stream_.get()); }

@@ -48,8 +48,10 @@ struct Fp16Scales {
 /// and layer: the feed-forward sites the scales cover and every other output stored in f16.
 class Fp16Calibration {
  public:
-  Fp16Calibration(std::int64_t encoder_layers, std::int64_t decoder_layers)
-      : encoder_(static_cast<std::size_t>(encoder_layers)), decoder_(static_cast<std::size_t>(decoder_layers)) {}
+  /// `gated`: a GEGLU feed-forward, whose hidden gets a scale of its own; a ReLU one's hidden is its
+  /// wi output, clamped, so it keeps the wi output's scale.
+  Fp16Calibration(std::int64_t encoder_layers, std::int64_t decoder_layers, bool gated)
+      : encoder_(static_cast<std::size_t>(encoder_layers)), decoder_(static_cast<std::size_t>(decoder_layers)), gated_(gated) {}
 
   /// An observer (core/observer.hpp) that records into this calibration.
   LayerObserver observer() {
@@ -64,9 +66,10 @@ class Fp16Calibration {
       const double limit = f16_max / headroom;
       return static_cast<float>(max <= limit ? 1.0 : std::exp2(std::floor(std::log2(limit / max))));
     };
+    auto site = [&](const Sites& l) { return FfnScales{pick(l.ffn_in), gated_ ? pick(l.ffn_hidden) : pick(l.ffn_in)}; };
     Fp16Scales s;
-    for (const auto& l : encoder_) s.encoder.push_back({pick(l.ffn_in), pick(l.ffn_hidden)});
-    for (const auto& l : decoder_) s.decoder.push_back({pick(l.ffn_in), pick(l.ffn_hidden)});
+    for (const auto& l : encoder_) s.encoder.push_back(site(l));
+    for (const auto& l : decoder_) s.decoder.push_back(site(l));
     return s;
   }
 
@@ -96,6 +99,7 @@ class Fp16Calibration {
   }
 
   std::vector<Sites> encoder_, decoder_;
+  bool gated_;
 };
 
 namespace detail {

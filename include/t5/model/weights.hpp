@@ -74,7 +74,10 @@ struct StackWeights {
 template <VariantLike V, Backend B>
 struct ModelWeights {
   using Act = typename B::Act;
-  ActWeight<B> embedding;  ///< [vocab, d_model] shared.weight; the LM head too when tied
+  /// [vocab, d_model] shared.weight, kept in float32 on every backend: the fp32 residual starts from
+  /// the checkpoint's exact values (a lookup reads d_model values per token; the tied LM head
+  /// has its own Projection below).
+  F32Weight<B> embedding;
   std::vector<EncoderLayerWeights<B>> encoder;
   StackWeights<B> encoder_stack;
   std::vector<DecoderLayerWeights<B>> decoder;  ///< empty for an encoder-only checkpoint
@@ -159,7 +162,7 @@ ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend, bool fold_no
   };
 
   ModelWeights<V, B> w;
-  w.embedding = stacked.template operator()<typename B::Act>({std::string(hf::embedding)});
+  w.embedding = gain(std::string(hf::embedding));
   for (std::int64_t b = 0; b < h.num_layers; ++b)
     w.encoder.push_back({layer_gain(Stack::Encoder, b, Part::SelfNorm), self_attention(Stack::Encoder, b),
                          layer_gain(Stack::Encoder, b, Part::FfnNorm), ffn(Stack::Encoder, b)});
