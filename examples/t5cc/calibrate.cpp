@@ -4,7 +4,9 @@
 // feed-forward input and hidden, and writes the powers of two that keep them `headroom` below
 // f16's 65504 to the sidecar that t5::load reads for --dtype f16.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -40,8 +42,6 @@ void print_stack(const char* stack, const std::vector<t5::Fp16Calibration::Sites
 }
 
 int run(const Options& o) {
-  if (!o.job.dtype.empty() && o.job.dtype != "f32") throw UsageError("calibrate measures in float32; --dtype " + o.job.dtype + " does not apply");
-  if (o.job.device != "cpu") throw UsageError("calibrate runs the float32 reference on the CPU");
   const auto texts = read_inputs(o.job.texts, o.job.input);
   LoadedModel m = load_model(o.job);
   const t5::TokenBatch all = m.batch(texts, {});
@@ -91,12 +91,20 @@ int run(const Options& o) {
 Command add_calibrate(CLI::App& app) {
   auto o = std::make_shared<Options>();
   add_job_options(app, o->job);
+  // The measurement is the float32 CPU reference's: the options that choose another run do not apply.
+  for (const char* name : {"--device", "--dtype", "--fp16-scales", "--fold-norm-gains"}) app.remove_option(app.get_option(name));
   app.add_option("--out", o->out, "where to write the scales (default: t5cc.fp16_scales.json in the checkpoint's folder, which t5::load reads)")
       ->type_name("FILE")
       ->check(non_empty());
-  app.add_option("--headroom", o->headroom, "how far below 65504 the largest calibrated value must stay: a power of two (default 8)")
+  app.add_option("--headroom", o->headroom, "how far below 65504 the largest calibrated value must stay: a power of two in [1, 65536] (default 8)")
       ->type_name("N")
-      ->check(CLI::Range(1.0, 65536.0));
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            const double v = std::strtod(value.c_str(), nullptr);
+            int exponent = 0;
+            return v >= 1 && v <= 65536 && std::frexp(v, &exponent) == 0.5 ? std::string() : "must be a power of two in [1, 65536]: " + value;
+          },
+          "", "power of two"));
   app.add_option("--max-new-tokens", o->max_new_tokens, "greedy tokens generated per input for the decoder to see (default 32)")
       ->type_name("N")
       ->check(integer_in(1, 4096));

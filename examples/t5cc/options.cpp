@@ -154,7 +154,7 @@ void add_job_options(CLI::App& app, JobOptions& job) {
       ->check(one_of({"cpu", "cuda"}));
   app.add_option("--dtype", job.dtype,
                  "the products' dtype: on the CPU f32 (default), bf16 or int8 (weights and inputs; float32 accumulation, "
-                 "activations and residual) or f16 (the GPU's f16 numbers, emulated: slow); on a GPU bf16 (default) or f16 "
+                 "activations and residual) or f16 (the GPU's f16 numbers, emulated at 0.75x f32's speed); on a GPU bf16 (default) or f16 "
                  "weights and activations (float32 residual)")
       ->type_name("f32|bf16|int8|f16")
       ->check(one_of({"f32", "bf16", "int8", "f16"}));

@@ -207,7 +207,18 @@ Generation Model<V, B>::generate(const TokenBatch& input, const GenerationOption
     run_decoder(*b, weights_, h, state.caches(), tokens, 1, buckets(decoder_buckets_), act, hidden.view());
     lm_head(*b, weights_, h, hidden.view(), logits);
   };
-  return generate_tokens(*b, state, options, ids, h.vocab_size, step);
+  try {
+    return generate_tokens(*b, state, options, ids, h.vocab_size, step);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::NonFinite) throw;
+    // Where: the encoder, observed again; else one of the decoder's layers.
+    std::string where = first_nonfinite_sublayer<Act>([&](const LayerObserver& o) { run_encoder_on(*b, input, o); });
+    if (where.empty())
+      where = std::is_same_v<Act, f16> ? " (the encoder is finite: a decoder layer overflowed f16's 65504; calibrate feed-forward scales with "
+                                         "`t5cc calibrate` (LoadOptions::fp16_scales), or run bf16)"
+                                       : " (the encoder is finite: a decoder layer produced it)";
+    throw Error(ErrorCode::NonFinite, e.what() + where);
+  }
 }
 
 template <VariantLike V, Backend B>

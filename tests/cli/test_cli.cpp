@@ -879,7 +879,8 @@ BOOST_AUTO_TEST_CASE(calibrate_makes_f16_finite) {
     const auto r = t5cc(args);
     BOOST_TEST(r.status == 0, r.err);
   }
-  expect_error(with({"calibrate", "--model", model, "--dtype", "bf16"}), 2, "calibrate measures in float32");
+  expect_error(with({"calibrate", "--model", model, "--dtype", "bf16"}), 2, "--dtype");
+  expect_error(with({"calibrate", "--model", model, "--headroom", "3"}), 2, "must be a power of two");
 }
 
 BOOST_AUTO_TEST_CASE(demo_model_heldout_exact_match) {

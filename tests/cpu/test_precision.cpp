@@ -153,6 +153,9 @@ BOOST_AUTO_TEST_CASE(hot_fixtures_overflow_f16_without_scales_and_say_where) {
     t5::test::expect_error([&] { model->encode(c.input); }, t5::ErrorCode::NonFinite, site);
     t5::test::expect_error([&] { model->logits(c.input, c.decoder_input); }, t5::ErrorCode::NonFinite, site);
     t5::test::expect_error([&] { model->encode(c.input); }, t5::ErrorCode::NonFinite, "t5cc calibrate");
+    t5::GenerationOptions four;
+    four.max_new_tokens = 4;
+    t5::test::expect_error([&] { model->generate(c.input, four); }, t5::ErrorCode::NonFinite, site);
     // The float32 reference is finite and equal to HF there: the overflow is f16's.
     BOOST_TEST(compare(load(fixture, std::nullopt)->encode(c.input).values, c.states).ok());
   }
