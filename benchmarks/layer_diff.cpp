@@ -4,6 +4,9 @@
 // values approach f16's 65504. Also how the first GPU run gets debugged:
 //
 //   layer_diff --model DIR --inputs INPUTS.json [--a cpu:f32] [--b cpu:f16] [--threads N] [--fp16-scales FILE]
+//              [--rows NAME:LAYER]
+//
+// --rows prints that one sublayer output row by row (a row is a token: batch row * length + position).
 //
 // Runs are DEVICE:DTYPE[+fold] (benchmarks/precision_runs.hpp). With decoder inputs the call is
 // the teacher-forced logits (encoder, then decoder), else the encoder alone.
@@ -21,13 +24,14 @@ namespace {
 struct Seen {
   std::string name;
   std::int64_t layer;
+  std::int64_t rows;
   std::vector<float> values;
 };
 
 std::vector<Seen> observe(t5::AnyModel& m, const t5::bench::PrecisionInputs& in, std::string& error) {
   std::vector<Seen> seen;
   const t5::LayerObserver record = [&](std::string_view name, std::int64_t layer, const t5::Observed& v) {
-    seen.push_back({std::string(name), layer, std::vector<float>(v.values.begin(), v.values.end())});
+    seen.push_back({std::string(name), layer, v.rows, std::vector<float>(v.values.begin(), v.values.end())});
   };
   try {
     if (in.has_decoder() && m.has_decoder()) m.logits(in.input, in.decoder_input, record);
@@ -41,7 +45,7 @@ std::vector<Seen> observe(t5::AnyModel& m, const t5::bench::PrecisionInputs& in,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, inputs_path, a_text = "cpu:f32", b_text = "cpu:f16", scales;
+  std::string model, inputs_path, a_text = "cpu:f32", b_text = "cpu:f16", scales, rows_of;
   int threads = 0;
   CLI::App app("layer_diff: per-sublayer normwise error of run B against run A, and the max |value| of each");
   app.add_option("--model", model, "a checkpoint")->type_name("DIR")->required();
@@ -50,6 +54,8 @@ int main(int argc, char** argv) {
   app.add_option("--b", b_text, "the compared run (default cpu:f16)")->type_name("RUN");
   app.add_option("--threads", threads, "CPU threads (default: all cores)")->type_name("N");
   app.add_option("--fp16-scales", scales, "f16 runs' scales (default: the sidecar beside the weights, if any)")->type_name("FILE");
+  app.add_option("--rows", rows_of, "also print this sublayer output's error row by row (token by token), e.g. encoder.attention.normed:2")
+      ->type_name("NAME:LAYER");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,6 +83,21 @@ int main(int argc, char** argv) {
       std::snprintf(line, sizeof line, "| %s | %s | %.3g | %.4g | %.4g |", a[i].name.c_str(), a[i].layer < 0 ? "" : std::to_string(a[i].layer).c_str(),
                     ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2), max_a, max_b);
       std::cout << line << "\n";
+    }
+    for (std::size_t i = 0; !rows_of.empty() && i < a.size() && i < b.size(); ++i) {
+      if (a[i].name + ":" + std::to_string(a[i].layer) != rows_of) continue;
+      const std::size_t cols = a[i].values.size() / static_cast<std::size_t>(a[i].rows);
+      std::cout << "\n" << rows_of << " by row:\n\n| row | normwise |B - A| / |A| | |A| | max |B - A| |\n|---|---|---|---|\n";
+      for (std::int64_t r = 0; r < a[i].rows; ++r) {
+        double diff2 = 0, ref2 = 0, worst = 0;
+        for (std::size_t k = r * cols; k < (r + 1) * cols; ++k) {
+          const double x = a[i].values[k], y = b[i].values[k];
+          diff2 += (y - x) * (y - x), ref2 += x * x, worst = std::max(worst, std::fabs(y - x));
+        }
+        char line[160];
+        std::snprintf(line, sizeof line, "| %lld | %.3g | %.4g | %.4g |", static_cast<long long>(r), std::sqrt(diff2 / std::max(ref2, 1e-300)), std::sqrt(ref2), worst);
+        std::cout << line << "\n";
+      }
     }
     for (const auto& [run, error] : {std::pair{a_text, a_error}, {b_text, b_error}})
       if (!error.empty()) std::cout << "\n" << run << ": " << error << "\n";
