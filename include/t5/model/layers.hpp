@@ -33,7 +33,7 @@ struct Activations {
   typename B::template Buffer<Act> ffn_hidden;  ///< [rows, d_ff] GELU(gate) * up (gated FFNs)
   const LayerObserver* observer = nullptr;      ///< shown each sublayer output when set (core/observer.hpp)
   std::vector<float> observed;                  ///< the observer's host copy
-  std::vector<Act> observed_raw;
+  std::vector<Act> observed_raw;               ///< its download in the activation dtype, before widening
 
   Activations(B& b, const Hparams& h, bool gated, std::int64_t rows)
       : capacity(rows),
