@@ -101,13 +101,10 @@ ModelWeights<V, B> load_weights(const Checkpoint& ckpt, B& backend, bool fold_no
   const Hparams& h = ckpt.detected().hparams;
   // The float32 values of the named tensors, rows stacked.
   auto values = [&](const std::vector<std::string>& names) {
-    std::vector<float> out;
-    for (const auto& name : names) {
-      const WeightSource part = ckpt.tensor(name).source();
-      const std::size_t at = out.size();
-      out.resize(at + static_cast<std::size_t>(part.elements()));
-      part.convert_to(out.data() + at);
-    }
+    std::vector<WeightSource> parts;
+    for (const auto& name : names) parts.push_back(ckpt.tensor(name).source());
+    std::vector<float> out(static_cast<std::size_t>(total_elements(parts)));
+    convert_parts(std::span<const WeightSource>(parts), out.data());
     return out;
   };
   auto source = [](const std::vector<float>& v, const std::string& name) {
