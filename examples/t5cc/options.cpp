@@ -261,18 +261,6 @@ std::vector<std::string> read_inputs(const std::vector<std::string>& texts, cons
   return lines;
 }
 
-namespace {
-
-/// The diffusers folder that holds the tokenizer of encoder folder `name`, or "".
-std::string diffusers_tokenizer_folder(const std::string& name) {
-  if (name == "text_encoder") return "tokenizer";
-  if (name == "text_encoder_2") return "tokenizer_2";
-  if (name == "text_encoder_3") return "tokenizer_3";
-  return "";
-}
-
-}  // namespace
-
 LoadedModel load_model(const JobOptions& job) {
   const bool cuda = job.device == "cuda";
   if (cuda && (job.dtype == "f32" || job.dtype == "int8")) throw UsageError("--dtype " + job.dtype + " is for the CPU; a GPU runs bf16 or f16");
@@ -291,36 +279,12 @@ LoadedModel load_model(const JobOptions& job) {
   LoadedModel m;
   m.job = &job;
   m.model = t5::load(path, options);  // the weights first: their problems are reported before the tokenizer's
-  const bool folder = t5::path_kind(path) == t5::PathKind::Directory;
-  const std::string config_source = folder ? (path / "config.json").string() : "the config of " + path.string();
-  auto tokenizer_at = [&](const std::filesystem::path& at) {
-    return t5::Tokenizer::for_model(at, m.model->detected().model_type, m.model->hparams(), config_source);
-  };
-  if (!job.tokenizer.empty()) {
-    m.found = tokenizer_at(job.tokenizer);
-    return m;
-  }
-  const std::filesystem::path dir = folder ? path : path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  std::vector<std::filesystem::path> looked = {dir};
-  const bool gguf = !folder && t5::Tokenizer::is_gguf(path);
-  if (gguf) looked.insert(looked.begin(), path);  // a GGUF file carries its own
-  const std::string sibling = diffusers_tokenizer_folder(std::filesystem::absolute(dir).lexically_normal().filename().string());
-  if (!sibling.empty()) looked.push_back(std::filesystem::absolute(dir).lexically_normal().parent_path() / sibling);
-  for (const auto& at : looked)
-    if (t5::Tokenizer::has_tokenizer(at)) {
-      m.found = tokenizer_at(at);
-      return m;
-    }
-  const std::size_t folders = gguf ? 1 : 0;
-  m.missing = "no tokenizer: " + std::string(gguf ? path.string() + " carries none, and " : "") + "no spiece.model or tokenizer.json in " +
-              looked[folders].string() + (looked.size() > folders + 1 ? " or in " + looked[folders + 1].string() : "") +
-              " (pass --tokenizer PATH: a spiece.model, a tokenizer.json or a folder holding them; or give token ids with --ids)";
+  m.tokenizer_search = t5::find_tokenizer(path, m.model->detected(), job.tokenizer);
   return m;
 }
 
 const t5::Tokenizer& LoadedModel::tokenizer() const {
-  if (!found) throw t5::Error(t5::ErrorCode::Tokenizer, missing);
-  return *found;
+  return tokenizer_search.get("pass --tokenizer PATH: a spiece.model, a tokenizer.json or a folder holding them; or give token ids with --ids");
 }
 
 t5::TokenBatch LoadedModel::batch(std::span<const std::string> inputs, t5::BatchOptions options) const {
@@ -345,16 +309,9 @@ t5::TokenBatch LoadedModel::batch(std::span<const std::string> inputs, t5::Batch
       at = end;
     }
     if (row.empty()) throw t5::Error(t5::ErrorCode::InvalidArgument, "input " + std::to_string(i + 1) + ": no token ids on the line");
-    if (options.pad_to > 0 && static_cast<std::int64_t>(row.size()) > options.pad_to) {
-      if (!options.truncate)
-        throw t5::Error(t5::ErrorCode::InvalidArgument, "input " + std::to_string(i + 1) + " has " + std::to_string(row.size()) +
-                                                            " ids, more than the padded length " + std::to_string(options.pad_to) +
-                                                            " (truncation is off: pass --truncate to cut it)");
-      row.resize(static_cast<std::size_t>(options.pad_to));
-    }
     rows.push_back(std::move(row));
   }
-  return t5::TokenBatch::from_rows(rows, static_cast<std::int32_t>(model->hparams().pad_id), options.pad_to);
+  return t5::pad_rows(std::move(rows), static_cast<std::int32_t>(model->hparams().pad_id), options, "ids");
 }
 
 void flush_stdout() {

@@ -18,6 +18,7 @@
 
 #include "t5/core/batch.hpp"
 #include "t5/load.hpp"
+#include "t5/tokenizer/find.hpp"
 #include "t5/tokenizer/tokenizer.hpp"
 
 namespace t5cc {
@@ -119,15 +120,13 @@ void add_job_options(CLI::App& app, JobOptions& job);
 /// is an error; t5::Error(Io) names the file and the line.
 std::vector<std::string> read_inputs(const std::vector<std::string>& texts, const std::string& input);
 
-/// The model of --model on --device (--threads, --dtype), and its tokenizer: --tokenizer, else the
-/// weights' folder, else its diffusers sibling (text_encoder_2/ -> tokenizer_2/, text_encoder/ ->
-/// tokenizer/, text_encoder_3/ -> tokenizer_3/). The weights are loaded first; a missing tokenizer
-/// is an error only when a command needs one (text in or out), naming where it looked. UsageError
+/// The model of --model on --device (--threads, --dtype), and its tokenizer (--tokenizer, else
+/// found as t5::find_tokenizer finds it). The weights are loaded first; a missing tokenizer is an
+/// error only when a command needs one (text in or out), naming where it looked. UsageError
 /// for a bad combination of options, t5::Error otherwise.
 struct LoadedModel {
   std::unique_ptr<t5::AnyModel> model;
-  std::optional<t5::Tokenizer> found;
-  std::string missing;  ///< why there is no tokenizer
+  t5::FoundTokenizer tokenizer_search;
   const JobOptions* job = nullptr;
 
   const t5::Tokenizer& tokenizer() const;

@@ -50,6 +50,26 @@ struct BatchOptions {
   bool truncate = false;    ///< cut rows longer than pad_to (keeping the EOS) instead of failing
 };
 
+/// Rows of token ids as one batch with its mask, right-padded with `pad_id` to the longest row or
+/// to options.pad_to. A row longer than pad_to is an error naming both lengths (its `unit`:
+/// "tokens", "ids"), unless options.truncate: then it is cut, its last id set to `eos_on_cut` when
+/// that is >= 0.
+inline TokenBatch pad_rows(std::vector<std::vector<std::int32_t>> rows, std::int32_t pad_id, const BatchOptions& options, const char* unit,
+                           std::int32_t eos_on_cut = -1) {
+  if (options.pad_to < 0) throw Error(ErrorCode::InvalidArgument, "pad_to must be >= 0, found " + std::to_string(options.pad_to));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    auto& row = rows[i];
+    if (options.pad_to == 0 || static_cast<std::int64_t>(row.size()) <= options.pad_to) continue;
+    if (!options.truncate)
+      throw Error(ErrorCode::InvalidArgument, "input " + std::to_string(i + 1) + " has " + std::to_string(row.size()) + " " + unit +
+                                                  ", more than the padded length " + std::to_string(options.pad_to) +
+                                                  " (truncation is off: turn it on to cut it: --truncate, truncate=True, BatchOptions::truncate)");
+    row.resize(static_cast<std::size_t>(options.pad_to));
+    if (eos_on_cut >= 0) row.back() = eos_on_cut;
+  }
+  return TokenBatch::from_rows(rows, pad_id, options.pad_to);
+}
+
 class Tokenizer {
  public:
   /// The tokenizer of a model directory (`for_model` with the directory's config.json).
@@ -159,23 +179,11 @@ class Tokenizer {
   }
 
   /// Texts as one right-padded batch with its mask. A row longer than pad_to is an error naming
-  /// both lengths, unless options.truncate.
+  /// both lengths, unless options.truncate (the cut row keeps its EOS).
   TokenBatch encode_batch(std::span<const std::string> texts, const BatchOptions& options = {}) const {
-    if (options.pad_to < 0) throw Error(ErrorCode::InvalidArgument, "pad_to must be >= 0, found " + std::to_string(options.pad_to));
     std::vector<std::vector<std::int32_t>> rows;
-    for (std::size_t i = 0; i < texts.size(); ++i) {
-      auto ids = encode(texts[i], options.encode);
-      if (options.pad_to > 0 && static_cast<std::int64_t>(ids.size()) > options.pad_to) {
-        if (!options.truncate)
-          throw Error(ErrorCode::InvalidArgument, "input " + std::to_string(i + 1) + " has " + std::to_string(ids.size()) +
-                                                      " tokens, more than the padded length " + std::to_string(options.pad_to) +
-                                                      " (truncation is off: pass --truncate, or set BatchOptions::truncate, to cut it)");
-        ids.resize(static_cast<std::size_t>(options.pad_to));
-        if (options.encode.add_eos) ids.back() = eos_id_;
-      }
-      rows.push_back(std::move(ids));
-    }
-    return TokenBatch::from_rows(rows, pad_id_, options.pad_to);
+    for (const auto& text : texts) rows.push_back(encode(text, options.encode));
+    return pad_rows(std::move(rows), pad_id_, options, "tokens", options.encode.add_eos ? eos_id_ : -1);
   }
 
   /// Text of `ids`. With skip_special, pad, eos, unk, sentinels and a tokenizer.json's special
