@@ -14,6 +14,13 @@ case " $* " in
   *" -Dcuda="*) ;;
   *) if command -v nvcc > /dev/null; then args+=(-Dcuda=enabled); else args+=(-Dcuda=disabled); fi ;;
 esac
+# T5CC_PYTHON (tools/python_env.sh prints one): the interpreter the Python module is built for,
+# handed to meson as its python binary; without it, meson's own interpreter.
+if [ -n "${T5CC_PYTHON:-}" ]; then
+  mkdir -p "$dir"
+  printf "[binaries]\npython = '%s'\npython3 = '%s'\n" "$T5CC_PYTHON" "$T5CC_PYTHON" > "$dir/t5cc-python.ini"
+  args+=(--native-file "$dir/t5cc-python.ini")
+fi
 if [ -f "$dir/build.ninja" ]; then
   meson setup --reconfigure "$dir" "${args[@]}"
 else

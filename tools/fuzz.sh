@@ -46,7 +46,7 @@ fi
 
 # -O1 with line tables (-g1), as run_tests.sh's sanitizer builds; assertions on.
 options=(-Dfuzz=enabled -Dcuda=disabled -Donednn=disabled -Dopenmp=disabled -Dtests=false -Dexamples=false
-         -Dbenchmarks=false -Doptimization=1 -Ddebug=false -Db_ndebug=false -Dcpp_args=-g1)
+         -Dbenchmarks=false -Dpython=disabled -Doptimization=1 -Ddebug=false -Db_ndebug=false -Dcpp_args=-g1)
 if [ -f "$build/build.ninja" ]; then
   meson setup --reconfigure "$build" "${options[@]}" > "$probe/setup.log" 2>&1
 else

@@ -4,7 +4,7 @@
 # /usr/local/cuda/bin) the CUDA backend is built, otherwise it is left out.
 set -euo pipefail
 
-packages=(g++ meson ninja-build pkg-config libeigen3-dev nlohmann-json3-dev libsentencepiece-dev libboost-test-dev libcli11-dev libdnnl-dev clang libclang-rt-14-dev)
+packages=(g++ meson ninja-build pkg-config libeigen3-dev nlohmann-json3-dev libsentencepiece-dev libboost-test-dev libcli11-dev libdnnl-dev clang libclang-rt-14-dev python3-dev python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
