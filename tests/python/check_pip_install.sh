@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # `pip install` of the source tree (pyproject.toml, meson-python) into a folder, then the installed
 # package alone: imported from there (not from the build tree), it loads the demo model, encodes,
-# generates and carries its stubs. Arguments: the source root, the Python interpreter (whose
-# meson-python, meson and nanobind are the build requirements: no build isolation, no download),
-# a work folder.
+# generates and carries its stubs. pip builds in its isolated build environment, as `pip install .`
+# does, taking the build requirements from the wheelhouse tools/python_env.sh downloaded beside the
+# interpreter (no network). Arguments: the source root, the Python interpreter of
+# tools/python_env.sh, a work folder.
 set -euo pipefail
 src=$1 python=$2 work=$3
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
-"$python" -m pip install --no-build-isolation --no-deps --quiet --target "$work/site" "$src" > "$work/pip.log" 2>&1 || { cat "$work/pip.log"; exit 1; }
+wheelhouse=$(dirname "$(dirname "$python")")/wheelhouse
+[ -d "$wheelhouse" ] || { echo "no wheelhouse at $wheelhouse (tools/python_env.sh makes it)"; exit 1; }
+PIP_NO_INDEX=1 PIP_FIND_LINKS="$wheelhouse" "$python" -m pip install --no-deps --quiet --target "$work/site" "$src" \
+  > "$work/pip.log" 2>&1 || { cat "$work/pip.log"; exit 1; }
 ls "$work/site/t5cc"
 PYTHONPATH="$work/site" "$python" - "$src/examples/models/numbers" <<'PY'
 import os, sys
