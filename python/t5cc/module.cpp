@@ -62,6 +62,20 @@ std::int32_t token_id(std::int64_t v, std::size_t input) {
   return static_cast<std::int32_t>(v);
 }
 
+/// A 2-D array of integers (of bools too, with `bools`) as int64: a float array is a TypeError,
+/// not values cut to integers.
+nb::ndarray<const std::int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> integer_array(nb::handle h, const char* what, bool bools) {
+  nb::ndarray<nb::ro, nb::device::cpu> any;
+  if (!nb::try_cast(h, any, /*convert=*/false) || any.ndim() != 2)
+    throw nb::type_error((std::string(what) + " must be a 2-D array on the CPU").c_str());
+  const auto code = static_cast<nb::dlpack::dtype_code>(any.dtype().code);
+  const bool integer = code == nb::dlpack::dtype_code::Int || code == nb::dlpack::dtype_code::UInt || (bools && code == nb::dlpack::dtype_code::Bool);
+  if (!integer) throw nb::type_error((std::string(what) + " must hold integers" + (bools ? " or bools" : "")).c_str());
+  nb::ndarray<const std::int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> a;
+  if (!nb::try_cast(h, a, /*convert=*/true)) throw nb::type_error((std::string(what) + ": cannot read it as int64").c_str());
+  return a;
+}
+
 /// inputs: a str, a sequence of str, a sequence of sequences of int, or a 2-D integer array.
 Inputs read_inputs(nb::handle inputs) {
   Inputs in;
@@ -70,8 +84,7 @@ Inputs read_inputs(nb::handle inputs) {
     return in;
   }
   if (nb::hasattr(inputs, "__array_interface__") || nb::hasattr(inputs, "__dlpack__")) {
-    nb::ndarray<const std::int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> a;
-    if (!nb::try_cast(inputs, a, /*convert=*/true)) throw nb::type_error("an array of token ids must be 2-D with integer values");
+    const auto a = integer_array(inputs, "an array of token ids", false);
     in.ids = true;
     for (std::size_t r = 0; r < a.shape(0); ++r) {
       auto& row = in.rows.emplace_back();
@@ -175,11 +188,13 @@ class Model {
     std::vector<std::uint8_t> attention;  // an explicit mask, [batch, length]
     if (mask_array) {
       if (!in.ids) invalid("a mask array goes with token ids; texts get theirs from the tokenizer");
-      nb::ndarray<const std::uint8_t, nb::ndim<2>, nb::c_contig, nb::device::cpu> a;
-      if (!nb::try_cast(mask, a, /*convert=*/true)) invalid("mask must be True, False or a 2-D array of 0 and 1");
+      const auto a = integer_array(mask, "a mask array", true);
       if (c.pad_to != 0 || a.shape(0) != in.rows.size() || std::any_of(in.rows.begin(), in.rows.end(), [&](const auto& r) { return r.size() != a.shape(1); }))
         invalid("a mask array must have the shape of the token ids (equal-length rows, no pad_to)");
-      attention.assign(a.data(), a.data() + a.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a.data()[i] != 0 && a.data()[i] != 1) invalid("mask values must be 0 or 1, found " + std::to_string(a.data()[i]));
+        attention.push_back(static_cast<std::uint8_t>(a.data()[i]));
+      }
     }
     nb::gil_scoped_release unlocked;
     t5::TokenBatch tokens = in.ids ? t5::pad_rows(std::move(in.rows), static_cast<std::int32_t>(model_->hparams().pad_id), c.batch_options(), "ids")

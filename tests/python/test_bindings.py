@@ -208,6 +208,12 @@ class Errors(unittest.TestCase):
         self.assertRaises(TypeError, lambda: m.encode(42))
         self.assertRaisesRegex(TypeError, "mix texts and token ids", lambda: m.encode(["42", [5, 1]]))
         self.assertRaisesRegex(TypeError, "2-D", lambda: m.encode(np.array([5, 1])))
+        # Arrays of floats are refused, not cut to integers; mask values are 0 or 1, not wrapped.
+        self.assertRaisesRegex(TypeError, "integers", lambda: m.encode(np.array([[5.7, 1.0]])))
+        self.assertRaisesRegex(TypeError, "integers", lambda: m.encode(np.array([[True, False]])))
+        self.assertRaisesRegex(TypeError, "integers or bools", lambda: m.encode(np.array([[5, 1]]), mask=np.array([[1.0, 0.5]])))
+        self.assertError("InvalidArgument", "mask values must be 0 or 1, found 256", lambda: m.encode(np.array([[5, 1]]), mask=np.array([[1, 256]])))
+        self.assertError("InvalidArgument", "outside the int32", lambda: m.encode(np.array([[2**63 + 5]], dtype=np.uint64)))
         self.assertRaises(TypeError, lambda: m.encode(["42"], pad_to="x"))
 
     def test_missing_tokenizer_and_non_finite(self):
