@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <memory>
 #include <iostream>
-#include <set>
 #include <string>
 #include <system_error>
 
@@ -65,37 +64,30 @@ void print_config(const t5::HfConfig& c, const t5::Detected& d) {
 
 void print_tensors(const t5::Checkpoint& ck) {
   const auto& weights = ck.weights();
-  // The names the model reads: the file's, less the prefix the weights stripped.
-  auto hf_name = [&](const std::string& stored) { return stored.substr(stored.starts_with(weights.prefix()) ? weights.prefix().size() : 0); };
   std::cout << "weights    " << weights.description() << "\n";
   std::cout << "model      " << (ck.detected().encoder_only ? "encoder only (no decoder tensors)" : "encoder-decoder") << "\n";
 
+  const auto rows = ck.inventory();
   std::size_t name_width = 8;
   for (const auto& [name, ref] : weights.tensors()) name_width = std::max(name_width, name.size());
-  auto print = [&](const std::string& name, const t5::io::TensorRef& ref, const std::string& note) {
-    char line[512];
-    std::snprintf(line, sizeof line, "  %-*s %-5s %-14s %12" PRIu64 "  %s%s\n", static_cast<int>(name_width), name.c_str(),
-                  ref.info->stored_as().c_str(), t5::io::shape_string(ref.info->shape).c_str(),
-                  ref.info->nbytes(), ref.file->path().filename().c_str(), note.c_str());
-    std::cout << line;
-  };
   std::cout << "tensors\n";
   std::int64_t parameters = 0;
   std::uint64_t bytes = 0;
-  std::set<std::string> listed;
-  for (const auto& e : ck.expected()) {
-    const auto& ref = ck.tensor(e.name);
-    const std::string name = hf_name(ref.info->name);
-    print(name, ref, std::string(name != e.name ? "  (the embedding)" : "") + (ref.scale ? "  (x " + ref.scale->info->name + ")" : ""));
-    listed.insert(name);
-    parameters += ref.info->numel();
+  for (const auto& row : rows) {
+    const t5::io::TensorRef& ref = *row.ref;
+    std::string note;
+    if (row.use) {
+      note = std::string(row.name != row.use->name ? "  (the embedding)" : "") + (ref.scale ? "  (x " + ref.scale->info->name + ")" : "");
+      parameters += ref.info->numel();
+    } else {
+      note = t5::hf::is_ignored(row.name) ? "  (unused; transformers ignores it too)" : "  (same values as the embedding; unused)";
+    }
     bytes += ref.info->nbytes();
-  }
-  for (const auto& [name, ref] : weights.tensors()) {
-    if (listed.contains(name)) continue;
-    const bool ignored = t5::hf::is_ignored(name);
-    print(name, ref, ignored ? "  (unused; transformers ignores it too)" : "  (same values as the embedding; unused)");
-    bytes += ref.info->nbytes();
+    char line[512];
+    std::snprintf(line, sizeof line, "  %-*s %-5s %-14s %12" PRIu64 "  %s%s\n", static_cast<int>(name_width), row.name.c_str(),
+                  ref.info->stored_as().c_str(), t5::io::shape_string(ref.info->shape).c_str(),
+                  ref.info->nbytes(), ref.file->path().filename().c_str(), note.c_str());
+    std::cout << line;
   }
   std::cout << "total      " << weights.size() << " tensors, " << parameters << " parameters, " << bytes << " bytes in "
             << weights.files().size() << (weights.files().size() == 1 ? " file" : " files") << "\n";

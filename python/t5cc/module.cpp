@@ -16,7 +16,6 @@
 #include <limits>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -279,36 +278,25 @@ nb::dict inspect(const std::filesystem::path& path, const std::optional<std::fil
   out["inferred"] = nb::cast(ck.inferred());
   out["config"] = ck.config().source;
   out["weights"] = ck.weights().description();
-  const auto& weights = ck.weights();
-  auto hf_name = [&](const std::string& stored) { return stored.substr(stored.starts_with(weights.prefix()) ? weights.prefix().size() : 0); };
   nb::list tensors;
   std::int64_t parameters = 0;
   std::uint64_t bytes = 0;
-  std::set<std::string> listed;
-  auto add = [&](const std::string& name, const t5::io::TensorRef& ref, bool used) {
+  for (const auto& row : ck.inventory()) {
     nb::dict t;
-    t["name"] = name;
-    t["dtype"] = ref.info->stored_as();
-    t["shape"] = nb::cast(ref.info->shape);
-    t["bytes"] = ref.info->nbytes();
-    t["file"] = ref.file->path().filename().string();
-    t["used"] = used;
+    t["name"] = row.name;
+    t["dtype"] = row.ref->info->stored_as();
+    t["shape"] = nb::cast(row.ref->info->shape);
+    t["bytes"] = row.ref->info->nbytes();
+    t["file"] = row.ref->file->path().filename().string();
+    t["used"] = row.use != nullptr;
     tensors.append(t);
-    bytes += ref.info->nbytes();
-  };
-  for (const auto& e : ck.expected()) {
-    const auto& ref = ck.tensor(e.name);
-    const std::string name = hf_name(ref.info->name);
-    add(name, ref, true);
-    listed.insert(name);
-    parameters += ref.info->numel();
+    bytes += row.ref->info->nbytes();
+    if (row.use) parameters += row.ref->info->numel();
   }
-  for (const auto& [name, ref] : weights.tensors())
-    if (!listed.contains(name)) add(name, ref, false);
   out["tensors"] = tensors;
   out["parameters"] = parameters;
   out["bytes"] = bytes;
-  out["files"] = weights.files().size();
+  out["files"] = ck.weights().files().size();
   return out;
 }
 

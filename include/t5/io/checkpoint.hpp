@@ -89,6 +89,27 @@ class Checkpoint {
   /// The tensors the model uses, in model order, with shared.weight's stand-in resolved.
   const std::vector<hf::ExpectedTensor>& expected() const noexcept { return expected_; }
 
+  /// One stored tensor, as `t5cc inspect` lists it.
+  struct InventoryRow {
+    std::string name;              ///< its name in the file, less the prefix the weights stripped
+    const io::TensorRef* ref;
+    const hf::ExpectedTensor* use;  ///< the tensor the model reads it as; null when unused
+  };
+  /// Every stored tensor: those the model uses, in model order, then the others in name order.
+  std::vector<InventoryRow> inventory() const {
+    auto hf_name = [&](const std::string& stored) { return stored.substr(stored.starts_with(weights_.prefix()) ? weights_.prefix().size() : 0); };
+    std::vector<InventoryRow> rows;
+    std::set<std::string, std::less<>> listed;
+    for (const auto& e : expected_) {
+      const io::TensorRef& ref = tensor(e.name);
+      rows.push_back({hf_name(ref.info->name), &ref, &e});
+      listed.insert(rows.back().name);
+    }
+    for (const auto& [name, ref] : weights_.tensors())
+      if (!listed.contains(name)) rows.push_back({name, &ref, nullptr});
+    return rows;
+  }
+
   /// The token embedding: shared.weight, or encoder.embed_tokens.weight when a file holds only that.
   const io::TensorRef& embedding() const { return *embedding_; }
   /// A tensor by HF name; throws Error(Format) if absent.
