@@ -21,7 +21,7 @@ std::string cpu_kernels() { return std::string("elementwise ") + cpu::isa_name(c
 std::unique_ptr<AnyModel> load(const std::filesystem::path& dir, const LoadOptions& options) {
   if (options.device == Device::Cuda && !have_cuda())
     throw Error(ErrorCode::InvalidArgument, "Device::Cuda: this t5cc was built without CUDA (rebuild with nvcc on PATH and -Dcuda=enabled)");
-  const DType dtype = options.dtype.value_or(options.device == Device::Cuda ? DType::BF16 : DType::F32);
+  const DType dtype = options.resolved_dtype();
   if (options.device == Device::Cuda && dtype != DType::BF16 && dtype != DType::F16)
     throw Error(ErrorCode::InvalidArgument, "the CUDA backend runs in BF16 or F16, not " + std::string(dtype_name(dtype)));
   if (options.gpu_rounding && (options.device != Device::Cpu || (dtype != DType::BF16 && dtype != DType::F16)))

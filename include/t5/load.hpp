@@ -28,6 +28,8 @@ struct LoadOptions {
   /// activations and the residual stay float32. GPU: the activation and weight dtype, BF16 (the
   /// default) or F16, with the residual in float32.
   std::optional<DType> dtype = std::nullopt;
+  /// The dtype a load runs: dtype when set, else F32 on the CPU and BF16 on a GPU.
+  DType resolved_dtype() const { return dtype.value_or(device == Device::Cuda ? DType::BF16 : DType::F32); }
   /// A config.json to use: for a weights file that comes without one (its values then override
   /// those inferred from the shapes), or over a directory's own config.json, key by key. Empty: none.
   std::filesystem::path config = {};

@@ -148,7 +148,7 @@ class Model {
     o.fold_norm_gains = fold_norm_gains;
     o.fp16_scales = fp16_scales.value_or(std::filesystem::path());
     device_ = device;
-    dtype_ = o.dtype ? std::string(t5::dtype_name(*o.dtype)) : o.device == t5::Device::Cpu ? "F32" : "BF16";
+    dtype_ = t5::dtype_name(o.resolved_dtype());
     nb::gil_scoped_release unlocked;
     model_ = t5::load(path, o);  // the weights first: their problems are reported before the tokenizer's
     tokenizer_ = t5::find_tokenizer(path, model_->detected(), tokenizer.value_or(std::filesystem::path()));
