@@ -18,7 +18,7 @@ esac
 # handed to meson as its python binary; without it, meson's own interpreter.
 if [ -n "${T5CC_PYTHON:-}" ]; then
   mkdir -p "$dir"
-  printf "[binaries]\npython = '%s'\npython3 = '%s'\n" "$T5CC_PYTHON" "$T5CC_PYTHON" > "$dir/t5cc-python.ini"
+  printf "[binaries]\npython = '%s'\n" "$T5CC_PYTHON" > "$dir/t5cc-python.ini"
   args+=(--native-file "$dir/t5cc-python.ini")
 fi
 if [ -f "$dir/build.ninja" ]; then
